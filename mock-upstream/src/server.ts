@@ -1,0 +1,233 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolveRequestBehaviour, type RequestBehaviour } from './mock-headers.ts';
+import { buildModelCatalog, type ModelCatalog } from './models.ts';
+import {
+  createInvalidRequestError,
+  injectedFailureErrors,
+  MockRequestError,
+  serializeOpenAIError,
+} from './openai-error.ts';
+import {
+  resolveBehaviour,
+  type MockBehaviourOptions,
+  type MockUpstreamOptions,
+  type ResolvedBehaviour,
+} from './options.ts';
+import { pause } from './pause.ts';
+import { isResponseGone, sendJson, sendReply, type BodyFailure, type MockReply } from './reply.ts';
+import { RequestLog, type RecordedRequest } from './request-log.ts';
+import { createUnknownRouteError, findRoute } from './routes.ts';
+
+export interface MockUpstreamHandle {
+  /** Base URL ending with `/v1`, ready to use as an OpenAI `baseURL`. */
+  readonly url: string;
+  readonly port: number;
+  /** Recorded requests, oldest first (empty unless `recordRequests` is on). A fresh copy on every read. */
+  readonly requests: RecordedRequest[];
+  clearRequests(): void;
+  /** Merges into the current behaviour; a key given as undefined returns to its default. */
+  setOptions(options: Partial<MockBehaviourOptions>): void;
+  /** Stops listening and drops open connections, including those held by the `timeout` failure. */
+  close(): Promise<void>;
+}
+
+/** Everything derived from the options, swapped as one object so a request never sees half an update. */
+interface ServerState {
+  readonly behaviour: ResolvedBehaviour;
+  readonly catalog: ModelCatalog;
+  readonly log: RequestLog;
+}
+
+type ParsedBody =
+  | { readonly kind: 'empty' }
+  | { readonly kind: 'json'; readonly value: unknown }
+  | { readonly kind: 'malformed'; readonly text: string };
+
+export async function startMockUpstream(options: MockUpstreamOptions = {}): Promise<MockUpstreamHandle> {
+  const { port = 0, host = '127.0.0.1', ...behaviourOptions } = options;
+  let currentOptions: MockBehaviourOptions = behaviourOptions;
+  let state = createState(resolveBehaviour(currentOptions), undefined);
+  let responseCounter = 0;
+  const closing = new AbortController();
+  const createResponseId = (prefix: string): string => {
+    responseCounter += 1;
+    return `${prefix}${responseCounter}`;
+  };
+
+  const server = createServer((request, response) => {
+    const bodyChunks: Buffer[] = [];
+    // A client that disconnects mid-body makes the request emit 'error'; without a listener that would crash the mock.
+    request.on('error', () => undefined);
+    request.on('data', (chunk: Buffer) => bodyChunks.push(chunk));
+    request.on('end', () => {
+      respond(request, response, parseBody(bodyChunks)).catch((error: unknown) => {
+        // Only a bug in the mock lands here; say so loudly rather than leave the client hanging.
+        console.error('mock upstream: unexpected error', error);
+        if (!response.headersSent) sendJson(response, 500, serializeOpenAIError(injectedFailureErrors[500]));
+        else response.destroy();
+      });
+    });
+  });
+
+  async function respond(request: IncomingMessage, response: ServerResponse, body: ParsedBody): Promise<void> {
+    const method = request.method ?? 'GET';
+    const path = stripQuery(request.url ?? '/');
+    if (state.log.capacity > 0) state.log.record(createRecord(request, method, path, body));
+
+    let prepared: PreparedReply;
+    try {
+      prepared = prepareReply(request, method, path, body, state, createResponseId);
+    } catch (error) {
+      if (!(error instanceof MockRequestError)) throw error;
+      sendJson(response, error.status, serializeOpenAIError(error.error));
+      return;
+    }
+
+    const { reply, requestBehaviour } = prepared;
+    const { failure } = requestBehaviour;
+    if (failure === 'timeout') return; // Hold the socket open until the client gives up or close() drops it.
+    if (!(await pause(requestBehaviour.latencyMs, closing.signal)) || isResponseGone(response)) return;
+
+    switch (failure) {
+      case 'reset':
+        request.socket.destroy();
+        return;
+      case '500':
+      case '502':
+      case '503':
+        sendJson(response, Number(failure), serializeOpenAIError(injectedFailureErrors[failure]));
+        return;
+      case '429':
+        sendJson(response, 429, serializeOpenAIError(injectedFailureErrors[429]), {
+          'retry-after': String(requestBehaviour.retryAfterSeconds),
+        });
+        return;
+      case 'abort-mid-stream':
+      case 'garbage':
+      case 'truncated':
+      case 'no-usage':
+      case undefined:
+        await sendReply(response, reply, toBodyFailure(failure), {
+          chunkDelayMs: requestBehaviour.chunkDelayMs,
+          signal: closing.signal,
+        });
+        return;
+    }
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+
+  return {
+    url: `http://${urlHost}:${address.port}/v1`,
+    port: address.port,
+    get requests() {
+      return state.log.list();
+    },
+    clearRequests() {
+      state.log.clear();
+    },
+    setOptions(partial) {
+      const nextOptions = { ...currentOptions, ...partial };
+      state = createState(resolveBehaviour(nextOptions), state.log);
+      currentOptions = nextOptions;
+    },
+    async close() {
+      closing.abort();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+interface PreparedReply {
+  readonly reply: MockReply;
+  readonly requestBehaviour: RequestBehaviour;
+}
+
+/**
+ * Everything that can reject the request as the real API would (auth, route, JSON, headers, body fields), done before
+ * any latency so client mistakes come back at once. Throws MockRequestError.
+ */
+function prepareReply(
+  request: IncomingMessage,
+  method: string,
+  path: string,
+  body: ParsedBody,
+  state: ServerState,
+  createResponseId: (prefix: string) => string,
+): PreparedReply {
+  const { behaviour, catalog } = state;
+  authorize(request.headers.authorization, behaviour.apiKey);
+  const route = findRoute(method, path);
+  if (route === undefined) throw createUnknownRouteError(method, path);
+  if (body.kind === 'malformed') {
+    throw createInvalidRequestError('We could not parse the JSON body of your request. (mock upstream)');
+  }
+  const requestBehaviour = resolveRequestBehaviour(request.headers, behaviour, Math.random);
+  const reply = route(body.kind === 'json' ? body.value : undefined, {
+    behaviour: requestBehaviour,
+    catalog,
+    embeddingDimensions: behaviour.embeddingDimensions,
+    createResponseId,
+  });
+  return { reply, requestBehaviour };
+}
+
+function createState(behaviour: ResolvedBehaviour, previousLog: RequestLog | undefined): ServerState {
+  let log = previousLog;
+  if (log === undefined || log.capacity !== behaviour.recordCapacity) {
+    log = new RequestLog(behaviour.recordCapacity);
+    for (const entry of previousLog?.list() ?? []) log.record(entry);
+  }
+  return { behaviour, catalog: buildModelCatalog(behaviour.models), log };
+}
+
+function parseBody(chunks: readonly Buffer[]): ParsedBody {
+  if (chunks.length === 0) return { kind: 'empty' };
+  const text = Buffer.concat(chunks).toString('utf8');
+  try {
+    return { kind: 'json', value: JSON.parse(text) as unknown };
+  } catch {
+    return { kind: 'malformed', text };
+  }
+}
+
+function createRecord(request: IncomingMessage, method: string, path: string, body: ParsedBody): RecordedRequest {
+  return {
+    method,
+    path,
+    headers: request.headers,
+    body: body.kind === 'json' ? body.value : body.kind === 'malformed' ? body.text : undefined,
+    receivedAt: Date.now(),
+  };
+}
+
+function stripQuery(url: string): string {
+  const queryStart = url.indexOf('?');
+  return queryStart === -1 ? url : url.slice(0, queryStart);
+}
+
+function authorize(authorization: string | undefined, apiKey: string | undefined): void {
+  if (apiKey === undefined || authorization === `Bearer ${apiKey}`) return;
+  throw new MockRequestError(401, {
+    message: 'Incorrect API key provided. (mock upstream)',
+    type: 'invalid_request_error',
+    param: null,
+    code: 'invalid_api_key',
+  });
+}
+
+function toBodyFailure(failure: BodyFailure | 'no-usage' | undefined): BodyFailure | undefined {
+  return failure === 'no-usage' ? undefined : failure;
+}

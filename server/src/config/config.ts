@@ -1,0 +1,55 @@
+/** The typed, frozen configuration every part of the service receives. Built once by loadConfig. */
+export interface ProviderConfig {
+  readonly id: string;
+  readonly type: 'openai' | 'openai-compatible';
+  readonly baseUrl: string;
+  readonly apiKey: string | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly maxConnections: number;
+  readonly timeoutMs: number;
+}
+
+export interface DeploymentConfig {
+  readonly providerId: string;
+  readonly upstreamModel: string;
+  readonly weight: number;
+}
+
+export interface ModelPricing {
+  /** Integer micro-units per one million tokens. */
+  readonly inputPerMillion: number;
+  readonly outputPerMillion: number;
+  readonly cachedInputPerMillion: number;
+}
+
+export interface ModelConfig {
+  readonly name: string;
+  readonly kind: 'chat' | 'embedding';
+  readonly aliases: readonly string[];
+  readonly pricing: ModelPricing;
+  readonly deployments: readonly DeploymentConfig[];
+}
+
+export interface MeteringConfig {
+  /** Longest a usage record waits in memory before its batch is written. */
+  readonly flushIntervalMs: number;
+  readonly maxBatchSize: number;
+}
+
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly bodyLimitBytes: number;
+  readonly dataDir: string;
+  /** PostgreSQL URL; undefined means the embedded SQLite file under dataDir. */
+  readonly databaseUrl: string | undefined;
+  readonly secretKey: Buffer;
+  readonly logLevel: string;
+  readonly bootstrapKey: string | undefined;
+  /** How often each instance checks whether keys were revoked elsewhere. */
+  readonly keyRevocationPollMs: number;
+  readonly metering: MeteringConfig;
+  readonly providers: readonly ProviderConfig[];
+  readonly models: readonly ModelConfig[];
+  readonly configFile: string | undefined;
+}

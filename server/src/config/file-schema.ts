@@ -1,0 +1,66 @@
+import Type from 'typebox';
+
+/** Prices in USD per one million tokens, as decimal strings or numbers ("2.50"); parsed to integer micro-units. */
+const Price = Type.Union([Type.String({ pattern: '^\\d+(\\.\\d{1,6})?$' }), Type.Number({ minimum: 0 })]);
+
+export const ProviderFileSchema = Type.Object(
+  {
+    id: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' }),
+    type: Type.Union([Type.Literal('openai'), Type.Literal('openai-compatible')]),
+    base_url: Type.String({ pattern: '^https?://' }),
+    /** Name of the environment variable holding the credential; the secret itself never sits in the file. */
+    api_key_env: Type.Optional(Type.String({ minLength: 1 })),
+    headers: Type.Optional(Type.Record(Type.String(), Type.String())),
+    /** Connections kept per upstream origin. */
+    max_connections: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096 })),
+    timeout_ms: Type.Optional(Type.Integer({ minimum: 100 })),
+  },
+  { additionalProperties: false },
+);
+
+export const DeploymentFileSchema = Type.Object(
+  {
+    provider: Type.String({ minLength: 1 }),
+    model: Type.String({ minLength: 1 }),
+    weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
+  },
+  { additionalProperties: false },
+);
+
+export const ModelFileSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    kind: Type.Optional(Type.Union([Type.Literal('chat'), Type.Literal('embedding')])),
+    aliases: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200 }))),
+    pricing: Type.Optional(
+      Type.Object(
+        { input: Type.Optional(Price), output: Type.Optional(Price), cached_input: Type.Optional(Price) },
+        { additionalProperties: false },
+      ),
+    ),
+    deployments: Type.Array(DeploymentFileSchema, { minItems: 1 }),
+  },
+  { additionalProperties: false },
+);
+
+export const ConfigFileSchema = Type.Object(
+  {
+    server: Type.Optional(
+      Type.Object(
+        {
+          host: Type.Optional(Type.String({ minLength: 1 })),
+          port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+          body_limit_bytes: Type.Optional(Type.Integer({ minimum: 1024 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    providers: Type.Optional(Type.Array(ProviderFileSchema)),
+    models: Type.Optional(Type.Array(ModelFileSchema)),
+  },
+  { additionalProperties: false },
+);
+
+export type ConfigFile = Type.Static<typeof ConfigFileSchema>;
+export type ProviderFile = Type.Static<typeof ProviderFileSchema>;
+export type ModelFile = Type.Static<typeof ModelFileSchema>;

@@ -1,0 +1,214 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import Value from 'typebox/value';
+import { parse as parseYaml } from 'yaml';
+import { parseDecimalToMicros } from '../lib/money.ts';
+import { parseSecretKey } from '../lib/secret-box.ts';
+import type { Config, ModelConfig, ProviderConfig } from './config.ts';
+import { ConfigFileSchema, type ConfigFile, type ModelFile, type ProviderFile } from './file-schema.ts';
+
+/** A configuration problem, always naming where it is: an environment variable or a path inside the file. */
+export class ConfigError extends Error {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(`${field}: ${message}`);
+    this.name = 'ConfigError';
+    this.field = field;
+  }
+}
+
+type Environment = Readonly<Record<string, string | undefined>>;
+
+export interface LoadConfigOptions {
+  environment?: Environment;
+  /** Overrides applied after env and file, for tests and the CLI. */
+  overrides?: Partial<Omit<Config, 'providers' | 'models'>> & { configFile?: ConfigFile };
+  /**
+   * Generate and keep a secret key under dataDir when none is given. Default true; instances sharing a PostgreSQL
+   * database must share one key, so cluster deployments set AIHUB_SECRET_KEY.
+   */
+  generateSecretKey?: boolean;
+}
+
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const environment = options.environment ?? process.env;
+  const overrides = options.overrides ?? {};
+  const configFilePath = environment.AIHUB_CONFIG;
+  const file = overrides.configFile ?? (configFilePath ? readConfigFile(configFilePath) : {});
+
+  const dataDir = path.resolve(overrides.dataDir ?? environment.AIHUB_DATA_DIR ?? './data');
+  const databaseUrl = overrides.databaseUrl ?? emptyToUndefined(environment.DATABASE_URL);
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL', 'must be a postgres:// or postgresql:// URL');
+  }
+
+  const providers = (file.providers ?? []).map((provider, index) => toProviderConfig(provider, index, environment));
+  const models = toModelConfigs(file.models ?? [], providers);
+
+  const config: Config = {
+    host: overrides.host ?? environment.AIHUB_HOST ?? file.server?.host ?? '127.0.0.1',
+    port: overrides.port ?? readInteger(environment, 'AIHUB_PORT', 0, 65535) ?? file.server?.port ?? 8080,
+    bodyLimitBytes:
+      overrides.bodyLimitBytes ??
+      readInteger(environment, 'AIHUB_BODY_LIMIT_BYTES', 1024, 1 << 30) ??
+      file.server?.body_limit_bytes ??
+      16 * 1024 * 1024,
+    dataDir,
+    databaseUrl,
+    secretKey: overrides.secretKey ?? readSecretKey(environment, dataDir, options.generateSecretKey !== false),
+    logLevel: overrides.logLevel ?? environment.AIHUB_LOG_LEVEL ?? 'info',
+    bootstrapKey: overrides.bootstrapKey ?? emptyToUndefined(environment.AIHUB_BOOTSTRAP_KEY),
+    keyRevocationPollMs:
+      overrides.keyRevocationPollMs ?? readInteger(environment, 'AIHUB_KEY_REVOCATION_POLL_MS', 50, 600_000) ?? 1000,
+    metering: overrides.metering ?? {
+      flushIntervalMs: readInteger(environment, 'AIHUB_METER_FLUSH_MS', 10, 60_000) ?? 250,
+      maxBatchSize: readInteger(environment, 'AIHUB_METER_BATCH', 1, 100_000) ?? 1000,
+    },
+    providers,
+    models,
+    configFile: configFilePath,
+  };
+  return deepFreeze(config);
+}
+
+function readConfigFile(filePath: string): ConfigFile {
+  let text: string;
+  try {
+    text = readFileSync(filePath, 'utf8');
+  } catch (error) {
+    throw new ConfigError('AIHUB_CONFIG', `cannot read ${filePath}: ${(error as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text) ?? {};
+  } catch (error) {
+    throw new ConfigError(filePath, `not valid YAML: ${(error as Error).message}`);
+  }
+  return validateConfigFile(parsed, filePath);
+}
+
+/** Validates a parsed file and reports the first bad field as a readable path (providers[0].base_url). */
+export function validateConfigFile(parsed: unknown, source = 'config'): ConfigFile {
+  const firstError = Value.Errors(ConfigFileSchema, parsed).find((error) => error.keyword !== 'boolean');
+  if (firstError) {
+    const unknownKeys = (firstError.params as { additionalProperties?: string[] }).additionalProperties;
+    const field =
+      toDottedPath(firstError.instancePath) +
+      (unknownKeys ? `${firstError.instancePath ? '.' : ''}${unknownKeys.join(',')}` : '');
+    const message = unknownKeys ? 'unknown field' : firstError.message;
+    throw new ConfigError(`${source}: ${field || '(root)'}`, message);
+  }
+  return parsed as ConfigFile;
+}
+
+function toDottedPath(instancePath: string): string {
+  return instancePath
+    .split('/')
+    .filter(Boolean)
+    .map((segment, index) => (/^\d+$/.test(segment) ? `[${segment}]` : index === 0 ? segment : `.${segment}`))
+    .join('');
+}
+
+function toProviderConfig(provider: ProviderFile, index: number, environment: Environment): ProviderConfig {
+  const apiKey = provider.api_key_env ? environment[provider.api_key_env] : undefined;
+  if (provider.api_key_env && !apiKey) {
+    throw new ConfigError(`providers[${index}].api_key_env`, `environment variable ${provider.api_key_env} is not set`);
+  }
+  return {
+    id: provider.id,
+    type: provider.type,
+    baseUrl: provider.base_url.replace(/\/+$/, ''),
+    apiKey,
+    headers: provider.headers ?? {},
+    maxConnections: provider.max_connections ?? 256,
+    timeoutMs: provider.timeout_ms ?? 600_000,
+  };
+}
+
+function toModelConfigs(models: ModelFile[], providers: ProviderConfig[]): ModelConfig[] {
+  const providerIds = new Set(providers.map((provider) => provider.id));
+  const seenNames = new Map<string, string>();
+  return models.map((model, modelIndex) => {
+    const at = `models[${modelIndex}]`;
+    for (const name of [model.name, ...(model.aliases ?? [])]) {
+      const previous = seenNames.get(name);
+      if (previous) throw new ConfigError(`${at}.name`, `"${name}" is already used by ${previous}`);
+      seenNames.set(name, at);
+    }
+    model.deployments.forEach((deployment, deploymentIndex) => {
+      if (!providerIds.has(deployment.provider)) {
+        throw new ConfigError(
+          `${at}.deployments[${deploymentIndex}].provider`,
+          `unknown provider "${deployment.provider}"`,
+        );
+      }
+    });
+    const price = (field: 'input' | 'output' | 'cached_input'): number | undefined => {
+      const value = model.pricing?.[field];
+      if (value === undefined) return undefined;
+      const micros = parseDecimalToMicros(value);
+      if (micros === undefined)
+        throw new ConfigError(`${at}.pricing.${field}`, 'must be a decimal with at most 6 fractional digits');
+      return micros;
+    };
+    const inputPerMillion = price('input') ?? 0;
+    return {
+      name: model.name,
+      kind: model.kind ?? 'chat',
+      aliases: model.aliases ?? [],
+      pricing: {
+        inputPerMillion,
+        outputPerMillion: price('output') ?? 0,
+        cachedInputPerMillion: price('cached_input') ?? inputPerMillion,
+      },
+      deployments: model.deployments.map((deployment) => ({
+        providerId: deployment.provider,
+        upstreamModel: deployment.model,
+        weight: deployment.weight ?? 1,
+      })),
+    };
+  });
+}
+
+function readSecretKey(environment: Environment, dataDir: string, generate: boolean): Buffer {
+  const fromEnvironment = emptyToUndefined(environment.AIHUB_SECRET_KEY);
+  if (fromEnvironment) {
+    try {
+      return parseSecretKey(fromEnvironment);
+    } catch (error) {
+      throw new ConfigError('AIHUB_SECRET_KEY', (error as Error).message);
+    }
+  }
+  const keyFile = path.join(dataDir, 'secret.key');
+  if (existsSync(keyFile)) return parseSecretKey(readFileSync(keyFile, 'utf8'));
+  if (!generate) {
+    throw new ConfigError('AIHUB_SECRET_KEY', `is not set and ${keyFile} does not exist`);
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const key = randomBytes(32);
+  writeFileSync(keyFile, key.toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
+  return key;
+}
+
+function readInteger(environment: Environment, name: string, minimum: number, maximum: number): number | undefined {
+  const text = emptyToUndefined(environment[name]);
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < minimum || value > maximum) {
+    throw new ConfigError(name, `must be an integer between ${minimum} and ${maximum}`);
+  }
+  return value;
+}
+
+function emptyToUndefined(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Buffer.isBuffer(value) && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

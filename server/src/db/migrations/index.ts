@@ -1,0 +1,11 @@
+import type { Migration, MigrationProvider } from 'kysely';
+import { initialMigration } from './0001-initial.ts';
+
+/** Migrations are listed here rather than discovered on disk, so they load the same from source or a bundle. */
+const migrations: Record<string, Migration> = {
+  '0001-initial': initialMigration,
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: () => Promise.resolve(migrations),
+};

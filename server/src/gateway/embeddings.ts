@@ -1,0 +1,74 @@
+import type { FastifyInstance } from 'fastify';
+import type { EmbeddingsRequest, JsonValue } from '../providers/spec/openai-types.ts';
+import { resolveModelFor, type GatewayContext } from './gateway-context.ts';
+import { RequestMeter } from './meter/request-meter.ts';
+import { pickDeployment } from './model-catalog.ts';
+import { EmbeddingsBodySchema } from './request-schemas.ts';
+import { readBody, upstreamStatusError } from './upstream-client.ts';
+import { describeFailure, watchClientDisconnect } from './request-lifecycle.ts';
+import { parseUpstream } from './parse-upstream.ts';
+
+export function registerEmbeddings(app: FastifyInstance, gateway: GatewayContext): void {
+  app.post('/v1/embeddings', { schema: { body: EmbeddingsBodySchema } }, async (request, reply) => {
+    const body = request.body as EmbeddingsRequest;
+    const meter = new RequestMeter(gateway.journal, {
+      requestId: request.id,
+      keyId: request.principal.keyId,
+      endpoint: 'embeddings',
+      streamed: false,
+    });
+    meter.setRequestedModel(body.model);
+    const disconnect = watchClientDisconnect(reply);
+    try {
+      const model = resolveModelFor(gateway.catalog, request.principal, body.model, 'embedding');
+      const deployment = pickDeployment(model);
+      meter.setTarget(model, deployment);
+      const { config: provider, adapter } = deployment.provider;
+      const upstreamRequest = adapter.buildEmbeddingsRequest(body, {
+        baseUrl: provider.baseUrl,
+        apiKey: provider.apiKey,
+        headers: provider.headers,
+        upstreamModel: deployment.upstreamModel,
+      });
+      const response = await gateway.upstream.send(provider, upstreamRequest, disconnect.signal);
+      const text = await readBody(response.body);
+      if (response.statusCode >= 400) {
+        const retryAfter = response.headers['retry-after'];
+        const details = adapter.parseError(response.statusCode, text);
+        throw upstreamStatusError(
+          response.statusCode,
+          details.message,
+          typeof retryAfter === 'string' ? retryAfter : undefined,
+        );
+      }
+      const parsed = parseUpstream(() => adapter.parseEmbeddingsResponse(text));
+      const usage = parsed.usage ?? {
+        promptTokens: await gateway.tokenCounter.count(embeddingInputText(body.input)),
+        completionTokens: 0,
+        cachedTokens: 0,
+      };
+      meter.finish({ status: 200, outcome: 'success', usage, usageSource: parsed.usage ? 'upstream' : 'counted' });
+      const payload = adapter.wireFormat === 'openai' ? text : JSON.stringify(parsed.response);
+      return reply.code(200).header('content-type', 'application/json').send(payload);
+    } catch (error) {
+      const failure = describeFailure(error, disconnect.signal);
+      meter.finish({
+        status: failure.status,
+        outcome: failure.outcome,
+        usage: undefined,
+        usageSource: 'none',
+        errorCode: failure.code,
+      });
+      throw error;
+    } finally {
+      disconnect.dispose();
+    }
+  });
+}
+
+/** Token-array inputs are counted by their length; strings are tokenized. */
+function embeddingInputText(input: JsonValue): string {
+  if (typeof input === 'string') return input;
+  if (Array.isArray(input)) return input.map((item) => (typeof item === 'string' ? item : '')).join('\n');
+  return '';
+}

@@ -1,0 +1,73 @@
+import type { Config, ModelConfig, ModelPricing, ProviderConfig } from '../config/config.ts';
+import { adapterFor } from '../providers/registry.ts';
+import type { ProviderAdapter } from '../providers/spec/provider-adapter.ts';
+
+export interface ProviderRuntime {
+  readonly config: ProviderConfig;
+  readonly adapter: ProviderAdapter;
+}
+
+export interface Deployment {
+  readonly provider: ProviderRuntime;
+  readonly upstreamModel: string;
+  readonly weight: number;
+}
+
+export interface CatalogModel {
+  readonly name: string;
+  readonly kind: ModelConfig['kind'];
+  readonly pricing: ModelPricing;
+  readonly deployments: readonly Deployment[];
+  readonly totalWeight: number;
+  readonly createdAt: number;
+}
+
+/** Public model names and aliases → deployments, built once from config; lookups are one Map read. */
+export class ModelCatalog {
+  readonly #byName = new Map<string, CatalogModel>();
+  readonly #models: CatalogModel[] = [];
+
+  constructor(config: Pick<Config, 'providers' | 'models'>, now = Date.now()) {
+    const providers = new Map(
+      config.providers.map((provider) => [provider.id, { config: provider, adapter: adapterFor(provider.type) }]),
+    );
+    const createdAt = Math.floor(now / 1000);
+    for (const model of config.models) {
+      const deployments = model.deployments.map((deployment) => {
+        const provider = providers.get(deployment.providerId);
+        if (!provider) throw new Error(`model ${model.name}: unknown provider ${deployment.providerId}`);
+        return { provider, upstreamModel: deployment.upstreamModel, weight: deployment.weight };
+      });
+      const entry: CatalogModel = {
+        name: model.name,
+        kind: model.kind,
+        pricing: model.pricing,
+        deployments,
+        totalWeight: deployments.reduce((sum, deployment) => sum + deployment.weight, 0),
+        createdAt,
+      };
+      this.#models.push(entry);
+      for (const name of [model.name, ...model.aliases]) this.#byName.set(name, entry);
+    }
+  }
+
+  resolve(name: string): CatalogModel | undefined {
+    return this.#byName.get(name);
+  }
+
+  list(): readonly CatalogModel[] {
+    return this.#models;
+  }
+}
+
+/** Weighted random choice among a model's deployments (weight 0 takes no traffic unless all are 0). */
+export function pickDeployment(model: CatalogModel, random: () => number = Math.random): Deployment {
+  const deployments = model.deployments;
+  if (deployments.length === 1 || model.totalWeight === 0) return deployments[0] as Deployment;
+  let remaining = random() * model.totalWeight;
+  for (const deployment of deployments) {
+    remaining -= deployment.weight;
+    if (remaining < 0) return deployment;
+  }
+  return deployments[deployments.length - 1] as Deployment;
+}

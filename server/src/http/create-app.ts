@@ -1,0 +1,125 @@
+import path from 'node:path';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Config } from '../config/config.ts';
+import { migrateToLatest, openDatabase, type DatabaseHandle } from '../db/database.ts';
+import { registerKeyAuthentication } from '../gateway/authenticate.ts';
+import { registerChatCompletions } from '../gateway/chat-completions.ts';
+import { registerEmbeddings } from '../gateway/embeddings.ts';
+import type { GatewayContext } from '../gateway/gateway-context.ts';
+import { KeyAuthenticator } from '../gateway/key-authenticator.ts';
+import { TokenCounter } from '../gateway/meter/token-counter.ts';
+import { UsageJournal } from '../gateway/meter/usage-journal.ts';
+import { ModelCatalog } from '../gateway/model-catalog.ts';
+import { registerModels } from '../gateway/models.ts';
+import { UpstreamClient } from '../gateway/upstream-client.ts';
+import type { UsageRecordInsert } from '../db/schema.ts';
+import { newRequestId } from '../lib/ids.ts';
+import { KeyRepository, KeyService } from '../modules/keys/index.ts';
+import { UsageRepository } from '../modules/usage/index.ts';
+import { bootstrapAdmin, UserRepository, type BootstrapResult } from '../modules/users/index.ts';
+import { registerErrorHandling } from './error-handler.ts';
+import { registerHealth } from './health.ts';
+
+export interface AppServices {
+  readonly config: Config;
+  readonly database: DatabaseHandle;
+  readonly keys: KeyService;
+  readonly users: UserRepository;
+  readonly usage: UsageRepository;
+  readonly gateway: GatewayContext;
+}
+
+export interface AppInstance {
+  readonly app: FastifyInstance;
+  readonly services: AppServices;
+  readonly bootstrap: BootstrapResult;
+  close(): Promise<void>;
+}
+
+export interface CreateAppOptions {
+  logger?: FastifyServerOptions['logger'];
+  /** Overrides the database location (tests use a per-run PostgreSQL schema). */
+  database?: DatabaseHandle;
+}
+
+/** Builds the whole service: storage, gateway pieces and HTTP routes. Tests drive the result in-process. */
+export async function createApp(config: Config, options: CreateAppOptions = {}): Promise<AppInstance> {
+  const database = options.database ?? openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  await migrateToLatest(database.db);
+
+  const keys = new KeyService(new KeyRepository(database.db));
+  const users = new UserRepository(database.db);
+  const usage = new UsageRepository(database.db);
+  const bootstrap = await bootstrapAdmin(users, keys, config.bootstrapKey);
+
+  const app = Fastify({
+    logger: options.logger ?? {
+      level: config.logLevel,
+      redact: ['req.headers.authorization', 'req.headers["x-api-key"]'],
+    },
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.bodyLimitBytes,
+    genReqId: () => newRequestId(),
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+  });
+
+  const journal = new UsageJournal({
+    directory: path.join(config.dataDir, 'usage-journal'),
+    sink: usage,
+    flushIntervalMs: config.metering.flushIntervalMs,
+    maxBatchSize: config.metering.maxBatchSize,
+    afterBatch: (records) => keys.touchLastUsed(latestUsePerKey(records)),
+    onError: (error) => app.log.error({ err: error }, 'usage batch could not be written; will retry'),
+  });
+  const replay = await journal.start();
+  if (replay.replayed > 0) app.log.info({ replayed: replay.replayed }, 'usage records recovered from the journal');
+
+  const authenticator = new KeyAuthenticator(keys, {
+    revocationPollMs: config.keyRevocationPollMs,
+    onPollError: (error) => app.log.warn({ err: error }, 'could not check for revoked keys'),
+  });
+  await authenticator.start();
+
+  const gateway: GatewayContext = {
+    authenticator,
+    catalog: new ModelCatalog(config),
+    upstream: new UpstreamClient(),
+    journal,
+    tokenCounter: new TokenCounter(),
+  };
+
+  registerErrorHandling(app);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  registerHealth(app, database);
+  await app.register(async (v1) => {
+    registerKeyAuthentication(v1, authenticator);
+    registerChatCompletions(v1, gateway);
+    registerEmbeddings(v1, gateway);
+    registerModels(v1, gateway);
+  });
+
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await app.close();
+    authenticator.stop();
+    await journal.close();
+    await gateway.upstream.close();
+    await gateway.tokenCounter.close();
+    await database.close();
+  };
+
+  return { app, services: { config, database, keys, users, usage, gateway }, bootstrap, close };
+}
+
+function latestUsePerKey(records: readonly UsageRecordInsert[]): Map<string, number> {
+  const latest = new Map<string, number>();
+  for (const record of records) {
+    if (record.key_id && (latest.get(record.key_id) ?? 0) < record.created_at)
+      latest.set(record.key_id, record.created_at);
+  }
+  return latest;
+}

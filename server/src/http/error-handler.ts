@@ -1,0 +1,66 @@
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { AppError, isAppError } from '../errors/app-error.ts';
+
+/**
+ * The one place errors become responses. Gateway routes (/v1) answer in OpenAI's shape
+ * `{error:{message,type,param,code}}`; nothing else in the code turns an error into JSON.
+ */
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const appError = toAppError(error);
+    if (appError.status >= 500 && !appError.code.startsWith('upstream_')) {
+      request.log.error({ err: error, requestId: request.id }, 'request failed');
+    } else if (appError.code.startsWith('upstream_')) {
+      request.log.warn(
+        { code: appError.wireCode, requestId: request.id, message: appError.message },
+        'upstream failure',
+      );
+    }
+    return sendError(reply, appError);
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, new AppError('route_not_found', `no route for ${request.method} ${request.url.split('?')[0]}`)),
+  );
+}
+
+export function sendError(reply: FastifyReply, error: AppError): FastifyReply {
+  if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
+  return reply.code(error.status).send({
+    error: { message: error.message, type: error.type, param: error.param ?? null, code: error.wireCode },
+  });
+}
+
+/** Maps Fastify's own errors (parsing, limits, validation) into the closed set. */
+export function toAppError(error: FastifyError | Error): AppError {
+  if (isAppError(error)) return error;
+  const fastifyError = error as FastifyError;
+  if (fastifyError.validation) {
+    const first = fastifyError.validation[0];
+    const location = fastifyError.validationContext ?? 'body';
+    const missing = (first?.params as { missingProperty?: string } | undefined)?.missingProperty;
+    const pathSegments = (first?.instancePath ?? '').split('/').filter(Boolean);
+    if (missing) pathSegments.push(missing);
+    const param = pathSegments
+      .map((segment, index) => (/^\d+$/.test(segment) ? `[${segment}]` : index === 0 ? segment : `.${segment}`))
+      .join('');
+    const message = missing ? `${param} is required` : `${param || location} ${first?.message ?? 'is invalid'}`;
+    return new AppError('invalid_request', message, param ? { param } : {});
+  }
+  switch (fastifyError.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new AppError('invalid_json', 'the request body is not valid JSON');
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new AppError('body_too_large', 'the request body is larger than this server accepts');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new AppError('unsupported_media_type', 'send the request body as application/json');
+    default:
+      break;
+  }
+  if (error instanceof SyntaxError || fastifyError.statusCode === 400) {
+    return new AppError('invalid_json', 'the request body is not valid JSON');
+  }
+  if (fastifyError.statusCode === 413) return new AppError('body_too_large', 'the request body is too large');
+  return new AppError('internal_error', 'an internal error occurred', { cause: error });
+}

@@ -1,0 +1,1 @@
+export { UsageRepository } from './usage-repository.ts';
