@@ -23,7 +23,7 @@ type Environment = Readonly<Record<string, string | undefined>>;
 export interface LoadConfigOptions {
   environment?: Environment;
   /** Overrides applied after env and file, for tests and the CLI. */
-  overrides?: Partial<Omit<Config, 'providers' | 'models'>> & { configFile?: ConfigFile };
+  overrides?: Partial<Omit<Config, 'providers' | 'models'>> & { file?: unknown };
   /**
    * Generate and keep a secret key under dataDir when none is given. Default true; instances sharing a PostgreSQL
    * database must share one key, so cluster deployments set AIHUB_SECRET_KEY.
@@ -35,7 +35,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const environment = options.environment ?? process.env;
   const overrides = options.overrides ?? {};
   const configFilePath = environment.AIHUB_CONFIG;
-  const file = overrides.configFile ?? (configFilePath ? readConfigFile(configFilePath) : {});
+  const file =
+    overrides.file !== undefined
+      ? validateConfigFile(overrides.file)
+      : configFilePath
+        ? readConfigFile(configFilePath)
+        : {};
 
   const dataDir = path.resolve(overrides.dataDir ?? environment.AIHUB_DATA_DIR ?? './data');
   const databaseUrl = overrides.databaseUrl ?? emptyToUndefined(environment.DATABASE_URL);
@@ -67,7 +72,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     },
     providers,
     models,
-    configFile: configFilePath,
+    configFile: overrides.configFile ?? configFilePath,
   };
   return deepFreeze(config);
 }
