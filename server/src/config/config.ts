@@ -5,6 +5,8 @@ export interface ProviderConfig {
   readonly baseUrl: string;
   readonly apiKey: string | undefined;
   readonly headers: Readonly<Record<string, string>>;
+  /** Adapter-specific settings (e.g. Azure's api_version); adapters read them through ProviderTarget.options. */
+  readonly options: Readonly<Record<string, string>>;
   readonly maxConnections: number;
   readonly timeoutMs: number;
 }

@@ -11,6 +11,7 @@ export const ProviderFileSchema = Type.Object(
     /** Name of the environment variable holding the credential; the secret itself never sits in the file. */
     api_key_env: Type.Optional(Type.String({ minLength: 1 })),
     headers: Type.Optional(Type.Record(Type.String(), Type.String())),
+    options: Type.Optional(Type.Record(Type.String(), Type.String())),
     /** Connections kept per upstream origin. */
     max_connections: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096 })),
     timeout_ms: Type.Optional(Type.Integer({ minimum: 100 })),

@@ -126,6 +126,7 @@ function toProviderConfig(provider: ProviderFile, index: number, environment: En
     baseUrl: provider.base_url.replace(/\/+$/, ''),
     apiKey,
     headers: provider.headers ?? {},
+    options: provider.options ?? {},
     maxConnections: provider.max_connections ?? 256,
     timeoutMs: provider.timeout_ms ?? 600_000,
   };

@@ -32,12 +32,7 @@ export function registerChatCompletions(app: FastifyInstance, gateway: GatewayCo
       const deployment = pickDeployment(model);
       meter.setTarget(model, deployment);
       const { config: provider, adapter } = deployment.provider;
-      const upstreamRequest = adapter.buildChatRequest(body, {
-        baseUrl: provider.baseUrl,
-        apiKey: provider.apiKey,
-        headers: provider.headers,
-        upstreamModel: deployment.upstreamModel,
-      });
+      const upstreamRequest = adapter.buildChatRequest(body, deployment.target);
       const response = await gateway.upstream.send(provider, upstreamRequest, disconnect.signal);
       if (response.statusCode >= 400) await throwUpstreamError(response, deployment);
       if (body.stream === true) {
@@ -45,7 +40,7 @@ export function registerChatCompletions(app: FastifyInstance, gateway: GatewayCo
         return reply;
       }
       const text = await readBody(response.body);
-      const parsed = parseUpstream(() => deployment.provider.adapter.parseChatResponse(text));
+      const parsed = parseUpstream(() => deployment.provider.adapter.parseChatResponse(text, body));
       const usage =
         parsed.usage ??
         (await countChatUsage(
@@ -110,7 +105,7 @@ interface StreamRelay {
 async function relayStream(request: FastifyRequest, reply: FastifyReply, relay: StreamRelay): Promise<void> {
   const { body, deployment, response, meter, gateway, signal } = relay;
   const clientWantsUsage = body.stream_options?.include_usage === true;
-  const decoder = deployment.provider.adapter.createChatStreamDecoder();
+  const decoder = deployment.provider.adapter.createChatStreamDecoder(body);
   const passthrough = deployment.provider.adapter.wireFormat === 'openai';
   const parser = new SseParser();
   const delivered: string[] = [];

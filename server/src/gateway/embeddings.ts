@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { AppError } from '../errors/app-error.ts';
 import type { EmbeddingsRequest, JsonValue } from '../providers/spec/openai-types.ts';
 import { resolveModelFor, type GatewayContext } from './gateway-context.ts';
 import { RequestMeter } from './meter/request-meter.ts';
@@ -24,12 +25,13 @@ export function registerEmbeddings(app: FastifyInstance, gateway: GatewayContext
       const deployment = pickDeployment(model);
       meter.setTarget(model, deployment);
       const { config: provider, adapter } = deployment.provider;
-      const upstreamRequest = adapter.buildEmbeddingsRequest(body, {
-        baseUrl: provider.baseUrl,
-        apiKey: provider.apiKey,
-        headers: provider.headers,
-        upstreamModel: deployment.upstreamModel,
-      });
+      if (!adapter.embeddings) {
+        throw new AppError('invalid_request', `the model "${body.model}" is served by a provider without embeddings`, {
+          param: 'model',
+        });
+      }
+      const embeddingsAdapter = adapter.embeddings;
+      const upstreamRequest = embeddingsAdapter.buildRequest(body, deployment.target);
       const response = await gateway.upstream.send(provider, upstreamRequest, disconnect.signal);
       const text = await readBody(response.body);
       if (response.statusCode >= 400) {
@@ -41,7 +43,7 @@ export function registerEmbeddings(app: FastifyInstance, gateway: GatewayContext
           typeof retryAfter === 'string' ? retryAfter : undefined,
         );
       }
-      const parsed = parseUpstream(() => adapter.parseEmbeddingsResponse(text));
+      const parsed = parseUpstream(() => embeddingsAdapter.parseResponse(text, body));
       const usage = parsed.usage ?? {
         promptTokens: await gateway.tokenCounter.count(embeddingInputText(body.input)),
         completionTokens: 0,

@@ -1,6 +1,6 @@
 import type { Config, ModelConfig, ModelPricing, ProviderConfig } from '../config/config.ts';
 import { adapterFor } from '../providers/registry.ts';
-import type { ProviderAdapter } from '../providers/spec/provider-adapter.ts';
+import type { ProviderAdapter, ProviderTarget } from '../providers/spec/provider-adapter.ts';
 
 export interface ProviderRuntime {
   readonly config: ProviderConfig;
@@ -11,6 +11,8 @@ export interface Deployment {
   readonly provider: ProviderRuntime;
   readonly upstreamModel: string;
   readonly weight: number;
+  /** What the adapter needs to reach this deployment, built once. */
+  readonly target: ProviderTarget;
 }
 
 export interface CatalogModel {
@@ -36,7 +38,14 @@ export class ModelCatalog {
       const deployments = model.deployments.map((deployment) => {
         const provider = providers.get(deployment.providerId);
         if (!provider) throw new Error(`model ${model.name}: unknown provider ${deployment.providerId}`);
-        return { provider, upstreamModel: deployment.upstreamModel, weight: deployment.weight };
+        const target: ProviderTarget = {
+          baseUrl: provider.config.baseUrl,
+          apiKey: provider.config.apiKey,
+          headers: provider.config.headers,
+          options: provider.config.options,
+          upstreamModel: deployment.upstreamModel,
+        };
+        return { provider, upstreamModel: deployment.upstreamModel, weight: deployment.weight, target };
       });
       const entry: CatalogModel = {
         name: model.name,

@@ -32,18 +32,19 @@ export const openAiAdapter: ProviderAdapter = {
     return { decode: decodeOpenAiStreamEvent };
   },
 
-  buildEmbeddingsRequest(request, target) {
-    return {
-      path: '/embeddings',
-      headers: buildHeaders(target),
-      body: JSON.stringify({ ...request, model: target.upstreamModel }),
-    };
-  },
-
-  parseEmbeddingsResponse(body) {
-    const response = parseJsonObject(body) as unknown as EmbeddingsResponse;
-    if (!Array.isArray(response.data)) throw new MalformedUpstreamResponse('embeddings response without data');
-    return { response, usage: toTokenUsage(response.usage) };
+  embeddings: {
+    buildRequest(request, target) {
+      return {
+        path: '/embeddings',
+        headers: buildHeaders(target),
+        body: JSON.stringify({ ...request, model: target.upstreamModel }),
+      };
+    },
+    parseResponse(body) {
+      const response = parseJsonObject(body) as unknown as EmbeddingsResponse;
+      if (!Array.isArray(response.data)) throw new MalformedUpstreamResponse('embeddings response without data');
+      return { response, usage: toTokenUsage(response.usage) };
+    },
   },
 
   parseError(status, body): UpstreamErrorDetails {
