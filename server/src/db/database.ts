@@ -1,6 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationResultSet } from 'kysely';
+import {
+  Kysely,
+  Migrator,
+  PostgresDialect,
+  PostgresIntrospector,
+  SqliteDialect,
+  sql,
+  type MigrationResultSet,
+} from 'kysely';
 import pg from 'pg';
 import { migrationProvider } from './migrations/index.ts';
 import { openNodeSqlite } from './node-sqlite-adapter.ts';
@@ -51,9 +59,26 @@ function parsePostgresType(typeId: number, format?: 'text' | 'binary'): (value: 
 }
 
 export async function migrateToLatest(db: Database): Promise<MigrationResultSet> {
-  const migrator = new Migrator({ db, provider: migrationProvider, migrationTableName: 'schema_migrations' });
+  const migrationTableSchema = await readPostgresSchema(db);
+  const migrator = new Migrator({
+    db,
+    provider: migrationProvider,
+    migrationTableName: 'schema_migrations',
+    ...(migrationTableSchema ? { migrationTableSchema } : {}),
+  });
   const result = await migrator.migrateToLatest();
   if (result.error)
     throw result.error instanceof Error ? result.error : new Error('migration failed', { cause: result.error });
   return result;
+}
+
+/**
+ * Kysely's migrator looks for its bookkeeping tables in every schema it can see, so on a PostgreSQL database that
+ * holds another schema with a `schema_migrations` table (a shared server, one schema per test) it would skip creating
+ * ours and then fail. Pinning the schema the connection works in keeps the bookkeeping beside the tables it tracks.
+ */
+async function readPostgresSchema(db: Database): Promise<string | undefined> {
+  if (!(db.introspection instanceof PostgresIntrospector)) return undefined;
+  const result = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
+  return result.rows[0]?.schema ?? undefined;
 }

@@ -1,7 +1,7 @@
 import { AppError } from '../errors/app-error.ts';
-import { MalformedUpstreamResponse } from '../providers/spec/provider-adapter.ts';
+import { MalformedUpstreamResponse, UnsupportedRequest, UpstreamStreamError } from '../providers/spec/provider-adapter.ts';
 
-/** Runs an adapter's parser and turns "the upstream sent nonsense" into a 502 for the client. */
+/** Runs an adapter step and turns its failures (unsupported input, upstream nonsense) into our errors. */
 export function parseUpstream<T>(parse: () => T): T {
   try {
     return parse();
@@ -10,7 +10,14 @@ export function parseUpstream<T>(parse: () => T): T {
   }
 }
 
+/** Maps the adapters' own failures into the closed error set. */
 export function toGatewayError(error: unknown): unknown {
+  if (error instanceof UnsupportedRequest) {
+    return new AppError('unsupported_content', error.message, error.param === undefined ? {} : { param: error.param });
+  }
+  if (error instanceof UpstreamStreamError) {
+    return new AppError('upstream_error', `the upstream provider reported an error: ${error.message}`, { cause: error });
+  }
   if (error instanceof MalformedUpstreamResponse) {
     return new AppError('upstream_error', `the upstream provider sent an invalid response: ${error.message}`, {
       cause: error,

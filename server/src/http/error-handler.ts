@@ -1,9 +1,17 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { AppError, isAppError } from '../errors/app-error.ts';
+import { inboundCodecFor, type InboundFormat } from '../providers/inbound-codecs.ts';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The API format a route speaks; its errors are shaped to match (default: OpenAI). */
+    errorFormat?: InboundFormat;
+  }
+}
 
 /**
- * The one place errors become responses. Gateway routes (/v1) answer in OpenAI's shape
- * `{error:{message,type,param,code}}`; nothing else in the code turns an error into JSON.
+ * The one place errors become responses. Gateway routes answer in their API's shape (OpenAI's
+ * `{error:{message,type,param,code}}` by default, Anthropic's on /v1/messages); nothing else turns an error into JSON.
  */
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -26,9 +34,8 @@ export function registerErrorHandling(app: FastifyInstance): void {
 
 export function sendError(reply: FastifyReply, error: AppError): FastifyReply {
   if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
-  return reply.code(error.status).send({
-    error: { message: error.message, type: error.type, param: error.param ?? null, code: error.wireCode },
-  });
+  const format = reply.request.routeOptions.config.errorFormat ?? 'openai';
+  return reply.code(error.status).send(inboundCodecFor(format).encodeError(error));
 }
 
 /** Maps Fastify's own errors (parsing, limits, validation) into the closed set. */
