@@ -11,6 +11,18 @@ export async function serve(
   const instance = await createApp(config);
   const { app, bootstrap } = instance;
 
+  // Handlers go in before the ready line: a supervisor may stop the server the moment it reads that line, and a
+  // signal that arrives first would kill it with the default action, skipping the final flush.
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+  const stopped = new Promise<void>((resolve) => {
+    for (const signal of signals) {
+      process.once(signal, () => {
+        app.log.info({ signal }, 'shutting down');
+        resolve();
+      });
+    }
+  });
+
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -34,15 +46,6 @@ export async function serve(
     output('Create a key with: npm run aihub -- keys create --name my-app');
   }
 
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
-  const stopped = new Promise<void>((resolve) => {
-    for (const signal of signals) {
-      process.once(signal, () => {
-        app.log.info({ signal }, 'shutting down');
-        resolve();
-      });
-    }
-  });
   await stopped;
   await instance.close();
   return 0;

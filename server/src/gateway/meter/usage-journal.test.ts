@@ -220,9 +220,9 @@ describe('UsageJournal', () => {
     writeFileSync(path.join(directory, name), JSON.stringify(record) + '\n');
     sink.failuresLeft = 1;
 
-    await expect(new UsageJournal({ directory, sink, flushIntervalMs: 60_000, maxBatchSize: 10 }).start()).rejects.toThrow(
-      'database unavailable',
-    );
+    await expect(
+      new UsageJournal({ directory, sink, flushIntervalMs: 60_000, maxBatchSize: 10 }).start(),
+    ).rejects.toThrow('database unavailable');
     expect(segmentNames()).toContain(name);
 
     const { replayed } = await createJournal().start();

@@ -1,0 +1,266 @@
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
+import { runCli } from '../../src/cli/index.ts';
+import { migrateToLatest, openDatabase, type DatabaseHandle } from '../../src/db/database.ts';
+import { KeyRepository, KeyService, type KeySummary } from '../../src/modules/keys/index.ts';
+import { UserRepository } from '../../src/modules/users/index.ts';
+
+const repositoryRoot = fileURLToPath(new URL('../../../', import.meta.url));
+const serverPackage = JSON.parse(readFileSync(path.join(repositoryRoot, 'server/package.json'), 'utf8')) as {
+  version: string;
+};
+const dayMs = 86_400_000;
+
+/** Variables the CLI reads through loadConfig; each test gets its own data dir and none of the caller's settings. */
+const controlledVariables = ['AIHUB_DATA_DIR', 'AIHUB_CONFIG', 'AIHUB_SECRET_KEY', 'DATABASE_URL'] as const;
+
+let dataDir: string;
+let savedEnvironment: Partial<Record<(typeof controlledVariables)[number], string>>;
+let errorSpy: MockInstance<typeof console.error>;
+
+beforeEach(() => {
+  savedEnvironment = {};
+  for (const name of controlledVariables) {
+    if (process.env[name] !== undefined) savedEnvironment[name] = process.env[name];
+    delete process.env[name];
+  }
+  dataDir = mkdtempSync(path.join(tmpdir(), 'aihub-cli-'));
+  process.env.AIHUB_DATA_DIR = dataDir;
+  errorSpy = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+});
+
+afterEach(() => {
+  errorSpy.mockRestore();
+  for (const name of controlledVariables) {
+    const saved = savedEnvironment[name];
+    if (saved === undefined) delete process.env[name];
+    else process.env[name] = saved;
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** Runs one command as `aihub <arguments>` and returns its exit code, printed lines and error lines. */
+async function run(...commandArguments: string[]): Promise<{ exitCode: number; lines: string[]; errors: string[] }> {
+  const lines: string[] = [];
+  errorSpy.mockClear();
+  const exitCode = await runCli(['node', 'aihub', ...commandArguments], (line) => lines.push(line));
+  const errors = errorSpy.mock.calls.map((call) => call.map(String).join(' '));
+  return { exitCode, lines, errors };
+}
+
+async function withDatabase<T>(action: (handle: DatabaseHandle) => Promise<T>): Promise<T> {
+  const handle = openDatabase({ databaseUrl: undefined, dataDir });
+  try {
+    await migrateToLatest(handle.db);
+    return await action(handle);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** What the first `serve` does: create the admin that `keys create` gives keys to by default. */
+async function seedAdmin(): Promise<void> {
+  await withDatabase((handle) =>
+    new UserRepository(handle.db).insert({
+      id: 'admin-user',
+      email: 'admin@localhost',
+      name: 'Administrator',
+      role: 'admin',
+      created_at: Date.now(),
+    }),
+  );
+}
+
+async function createKey(...extraArguments: string[]): Promise<{ id: string; secret: string; lines: string[] }> {
+  const result = await run('keys', 'create', '--name', 'ci', ...extraArguments);
+  expect(result.errors).toEqual([]);
+  expect(result.exitCode).toBe(0);
+  const id = /^created key (\S+) \(ci\)$/.exec(result.lines[0] ?? '')?.[1];
+  const secret = /^secret \(shown once, store it now\): (sk-aihub-\S+)$/.exec(result.lines[1] ?? '')?.[1];
+  if (!id || !secret) throw new Error(`unexpected output: ${result.lines.join('\n')}`);
+  return { id, secret, lines: result.lines };
+}
+
+async function listKeysAsJson(): Promise<KeySummary[]> {
+  const result = await run('keys', 'list', '--json');
+  expect(result.exitCode).toBe(0);
+  return JSON.parse(result.lines.join('\n')) as KeySummary[];
+}
+
+describe('aihub CLI in-process', () => {
+  it('prints the version of the server package', async () => {
+    const result = await run('version');
+    expect(result).toEqual({ exitCode: 0, lines: [serverPackage.version], errors: [] });
+    expect(serverPackage.version).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('migrates an empty database, then reports it up to date', async () => {
+    expect(await run('migrate')).toEqual({ exitCode: 0, lines: ['migrations applied: 0001-initial'], errors: [] });
+    expect(await run('migrate')).toEqual({
+      exitCode: 0,
+      lines: ['migrations applied: none (up to date)'],
+      errors: [],
+    });
+  });
+
+  it('creates a key whose secret, printed once, authenticates with its allowlist and expiry', async () => {
+    await seedAdmin();
+    const before = Date.now();
+
+    const { id, secret, lines } = await createKey('--models', 'a, b,,a', '--expires', '30d');
+
+    expect(lines).toHaveLength(2);
+    const lookup = await withDatabase((handle) => new KeyService(new KeyRepository(handle.db)).lookup(secret));
+    expect(lookup.status).toBe('valid');
+    if (lookup.status !== 'valid') return;
+    expect(lookup.principal.keyId).toBe(id);
+    expect(lookup.principal.userId).toBe('admin-user');
+    expect(lookup.principal.allowedModels).toEqual(new Set(['a', 'b']));
+    expect(lookup.principal.expiresAt).toBeGreaterThanOrEqual(before + 30 * dayMs);
+    expect(lookup.principal.expiresAt).toBeLessThanOrEqual(Date.now() + 30 * dayMs);
+  });
+
+  it('creates a key for every model that never expires by default', async () => {
+    await seedAdmin();
+    const { id } = await createKey();
+    const [key] = await listKeysAsJson();
+    expect(key).toMatchObject({ id, allowedModels: null, expiresAt: null, revokedAt: null });
+  });
+
+  it('lists keys without ever printing a secret', async () => {
+    await seedAdmin();
+    const { id, secret } = await createKey('--models', 'gpt-test');
+
+    const plain = await run('keys', 'list');
+    const json = await run('keys', 'list', '--json');
+
+    expect(plain.exitCode).toBe(0);
+    expect(plain.lines).toHaveLength(1);
+    expect(plain.lines[0]).toMatch(new RegExp(`^${id}  sk-aihub-\\S{6}…  active  ci  models=gpt-test$`));
+    for (const output of [plain.lines.join('\n'), json.lines.join('\n')]) {
+      expect(output).toContain(id);
+      expect(output).not.toContain(secret);
+      expect(output).not.toContain(secret.slice(-20));
+    }
+  });
+
+  it('revokes a key so it no longer authenticates, and shows it as revoked', async () => {
+    await seedAdmin();
+    const { id, secret } = await createKey();
+
+    expect(await run('keys', 'revoke', id)).toEqual({ exitCode: 0, lines: [`revoked key ${id}`], errors: [] });
+
+    const lookup = await withDatabase((handle) => new KeyService(new KeyRepository(handle.db)).lookup(secret));
+    expect(lookup).toEqual({ status: 'revoked' });
+    expect((await run('keys', 'list')).lines[0]).toContain('  revoked  ');
+  });
+
+  it('exits 1 when revoking an unknown or already revoked key', async () => {
+    await seedAdmin();
+    const { id } = await createKey();
+    await run('keys', 'revoke', id);
+
+    for (const target of ['no-such-key', id]) {
+      const result = await run('keys', 'revoke', target);
+      expect(result.exitCode).toBe(1);
+      expect(result.lines).toEqual([]);
+      expect(result.errors).toEqual([`aihub: no active key with id ${target}`]);
+    }
+  });
+
+  it.each([
+    ['an unreadable expiry', 'soon', 'cannot read expiry "soon"'],
+    ['an expiry in the past', '2000-01-01', 'expiry "2000-01-01" is in the past'],
+    ['a zero duration', '0d', 'expiry "0d" is in the past'],
+  ])('exits 1 with a message for %s and creates no key', async (_description, expires, message) => {
+    await seedAdmin();
+
+    const result = await run('keys', 'create', '--name', 'bad', '--expires', expires);
+
+    expect(result.exitCode).toBe(1);
+    expect(result.lines).toEqual([]);
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors[0]).toContain(message);
+    expect(await listKeysAsJson()).toEqual([]);
+  });
+
+  it('exits 1 when there is no admin to own the key yet', async () => {
+    const result = await run('keys', 'create', '--name', 'early');
+    expect(result.exitCode).toBe(1);
+    expect(result.errors[0]).toContain('no user admin@localhost');
+  });
+
+  it('exits 1 naming the variable when the configuration is invalid', async () => {
+    process.env.DATABASE_URL = 'mysql://localhost/aihub';
+    const result = await run('migrate');
+    expect(result.exitCode).toBe(1);
+    expect(result.errors).toEqual(['aihub: DATABASE_URL: must be a postgres:// or postgresql:// URL']);
+  });
+
+  it('exits non-zero for an unknown command or a missing required option', async () => {
+    expect((await run('frobnicate')).exitCode).not.toBe(0);
+    const missingName = await run('keys', 'create');
+    expect(missingName.exitCode).not.toBe(0);
+    expect(missingName.errors.join('\n')).toContain('--name');
+  });
+});
+
+describe('aihub binary', () => {
+  it('prints its version when run by Node', async () => {
+    const node = path.join(repositoryRoot, 'node_modules/.bin/node');
+    const { stdout, stderr } = await promisify(execFile)(node, ['server/bin/aihub.ts', 'version'], {
+      cwd: repositoryRoot,
+      timeout: 20_000,
+    });
+    expect(stdout).toBe(`${serverPackage.version}\n`);
+    expect(stderr).toBe('');
+  });
+
+  it('stops gracefully on SIGTERM sent the moment it says it is listening', async () => {
+    // Three servers at once: the window this guards against was hit in most runs, so three make a miss unlikely.
+    const results = await Promise.all([0, 1, 2].map(() => serveThenTerminate()));
+    expect(results).toEqual([0, 1, 2].map(() => ({ code: 0, signal: null })));
+  });
+});
+
+async function serveThenTerminate(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  const serverDataDir = mkdtempSync(path.join(tmpdir(), 'aihub-cli-serve-'));
+  const inherited = Object.entries(process.env).filter(
+    ([name]) => !name.startsWith('AIHUB_') && name !== 'DATABASE_URL' && name !== 'NODE_OPTIONS',
+  );
+  const child = spawn(
+    path.join(repositoryRoot, 'node_modules/.bin/node'),
+    ['server/bin/aihub.ts', 'serve', '--port', '0'],
+    {
+      cwd: repositoryRoot,
+      env: { ...Object.fromEntries(inherited), AIHUB_DATA_DIR: serverDataDir, AIHUB_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  try {
+    let printed = '';
+    let terminated = false;
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (text: string) => {
+      printed += text;
+      // Exactly one signal: a second SIGTERM during shutdown is meant to kill.
+      if (!terminated && printed.includes('AI Hub listening on ')) {
+        terminated = true;
+        child.kill('SIGTERM');
+      }
+    });
+    const [code, signal] = await exited;
+    return { code, signal };
+  } finally {
+    clearTimeout(killer);
+    rmSync(serverDataDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,147 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { migrateToLatest } from '../../src/db/database.ts';
+import { KeyRepository, KeyService, hashKeySecret, keyPrefix } from '../../src/modules/keys/index.ts';
+import { UserRepository } from '../../src/modules/users/index.ts';
+import { createTestDatabase, testEngines, type TestDatabase } from '../support/test-database.ts';
+
+const userId = 'user-owner';
+const startTime = 1_750_000_000_000;
+
+describe.each(testEngines)('KeyService and KeyRepository on %s', (engine) => {
+  let database: TestDatabase;
+  let repository: KeyRepository;
+  let keys: KeyService;
+  let now: number;
+
+  beforeEach(async () => {
+    database = await createTestDatabase(engine);
+    await migrateToLatest(database.handle.db);
+    await new UserRepository(database.handle.db).insert({
+      id: userId,
+      email: 'owner@example.com',
+      name: 'Owner',
+      role: 'admin',
+      created_at: startTime,
+    });
+    now = startTime;
+    repository = new KeyRepository(database.handle.db);
+    keys = new KeyService(repository, () => now);
+  });
+  afterEach(async () => {
+    await database.handle.close();
+    await database.drop();
+  });
+
+  it('creates a key whose secret is stored only as a hash', async () => {
+    const { key, secret } = await keys.create({ name: 'ci', userId, allowedModels: ['a', 'b', 'a'] });
+
+    expect(secret.startsWith(keyPrefix)).toBe(true);
+    expect(key).toMatchObject({ name: 'ci', userId, allowedModels: ['a', 'b'], expiresAt: null, createdAt: now });
+    expect(secret.startsWith(key.prefix)).toBe(true);
+    expect(key.prefix.length).toBeLessThan(secret.length / 2);
+
+    const row = await repository.findById(key.id);
+    expect(row?.key_hash).toBe(hashKeySecret(secret));
+    expect(JSON.stringify(row)).not.toContain(secret);
+  });
+
+  it('lists keys newest first without secrets or hashes', async () => {
+    const first = await keys.create({ name: 'first', userId });
+    now += 1000;
+    const second = await keys.create({ name: 'second', userId, expiresAt: now + 60_000 });
+
+    const list = await keys.list();
+
+    expect(list.map((key) => key.name)).toEqual(['second', 'first']);
+    expect(list[0]).toEqual(second.key);
+    expect(list[1]).toEqual(first.key);
+    const printed = JSON.stringify(list);
+    expect(printed).not.toContain(first.secret);
+    expect(printed).not.toContain(hashKeySecret(first.secret));
+  });
+
+  it('looks up a valid key as its principal and an unknown one as unknown', async () => {
+    const { key, secret } = await keys.create({ name: 'app', userId, allowedModels: ['gpt-test'] });
+
+    const lookup = await keys.lookup(secret);
+    expect(lookup.status).toBe('valid');
+    if (lookup.status !== 'valid') return;
+    expect(lookup.principal).toEqual({
+      keyId: key.id,
+      userId,
+      allowedModels: new Set(['gpt-test']),
+      expiresAt: null,
+    });
+    expect(await keys.lookup(`${secret}x`)).toEqual({ status: 'unknown' });
+    expect(await keys.lookup('')).toEqual({ status: 'unknown' });
+  });
+
+  it('treats a key without an allowlist as allowed every model', async () => {
+    const { secret } = await keys.create({ name: 'all', userId });
+    const lookup = await keys.lookup(secret);
+    expect(lookup.status === 'valid' && lookup.principal.allowedModels).toBeNull();
+  });
+
+  it('reports a key as expired from the moment its expiry is reached', async () => {
+    const { secret } = await keys.create({ name: 'short', userId, expiresAt: startTime + 1000 });
+
+    now = startTime + 999;
+    expect((await keys.lookup(secret)).status).toBe('valid');
+    now = startTime + 1000;
+    expect(await keys.lookup(secret)).toEqual({ status: 'expired' });
+  });
+
+  it('revokes a key once and bumps the api_keys cache epoch each time a key is revoked', async () => {
+    const first = await keys.create({ name: 'first', userId });
+    const second = await keys.create({ name: 'second', userId });
+    expect(await keys.readRevocationEpoch()).toBe(0);
+
+    expect(await keys.revoke(first.key.id)).toBe(true);
+    expect(await keys.readRevocationEpoch()).toBe(1);
+    expect(await keys.lookup(first.secret)).toEqual({ status: 'revoked' });
+    expect((await repository.findById(first.key.id))?.revoked_at).toBe(now);
+
+    // Revoking again is a no-op: other instances need not drop their caches for nothing.
+    expect(await keys.revoke(first.key.id)).toBe(false);
+    expect(await keys.revoke('no-such-key')).toBe(false);
+    expect(await keys.readRevocationEpoch()).toBe(1);
+
+    expect(await keys.revoke(second.key.id)).toBe(true);
+    expect(await keys.readRevocationEpoch()).toBe(2);
+    expect(typeof (await keys.readRevocationEpoch())).toBe('number');
+  });
+
+  it('says revoked rather than expired for a key that is both', async () => {
+    const { key, secret } = await keys.create({ name: 'both', userId, expiresAt: startTime + 10 });
+    await keys.revoke(key.id);
+    now = startTime + 20;
+    expect(await keys.lookup(secret)).toEqual({ status: 'revoked' });
+  });
+
+  it('only moves last_used_at forward', async () => {
+    const { key } = await keys.create({ name: 'used', userId });
+    const lastUsed = async () => (await repository.findById(key.id))?.last_used_at;
+
+    await keys.touchLastUsed(new Map([[key.id, startTime + 5000]]));
+    expect(await lastUsed()).toBe(startTime + 5000);
+
+    await keys.touchLastUsed(new Map([[key.id, startTime + 1000]]));
+    expect(await lastUsed()).toBe(startTime + 5000);
+
+    await keys.touchLastUsed(new Map([[key.id, startTime + 9000], ['unknown-key', startTime]]));
+    expect(await lastUsed()).toBe(startTime + 9000);
+  });
+
+  it('accepts a chosen secret once and rejects one too short to be safe', async () => {
+    const secret = 'sk-aihub-chosen-secret-0000000000';
+    await keys.create({ name: 'bootstrap', userId, secret });
+    expect((await keys.lookup(secret)).status).toBe('valid');
+
+    await expect(keys.create({ name: 'again', userId, secret })).rejects.toThrow(/unique/i);
+    await expect(keys.create({ name: 'short', userId, secret: 'sk-short' })).rejects.toThrow(/20 characters/);
+  });
+
+  it('refuses a key for a user that does not exist', async () => {
+    await expect(keys.create({ name: 'orphan', userId: 'no-such-user' })).rejects.toThrow(/foreign key/i);
+  });
+});
