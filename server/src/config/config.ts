@@ -1,7 +1,12 @@
+/** The wire format a provider speaks; `openai-compatible` upstreams may name a preset for their quirks. */
+export type ProviderType = 'openai' | 'openai-compatible' | 'azure-openai' | 'anthropic' | 'gemini';
+
 /** The typed, frozen configuration every part of the service receives. Built once by loadConfig. */
 export interface ProviderConfig {
   readonly id: string;
-  readonly type: 'openai' | 'openai-compatible';
+  readonly type: ProviderType;
+  /** A known OpenAI-compatible service (see providers/presets); only with type openai-compatible. */
+  readonly preset: string | undefined;
   readonly baseUrl: string;
   readonly apiKey: string | undefined;
   readonly headers: Readonly<Record<string, string>>;

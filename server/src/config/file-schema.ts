@@ -6,8 +6,20 @@ const Price = Type.Union([Type.String({ pattern: '^\\d+(\\.\\d{1,6})?$' }), Type
 export const ProviderFileSchema = Type.Object(
   {
     id: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' }),
-    type: Type.Union([Type.Literal('openai'), Type.Literal('openai-compatible')]),
-    base_url: Type.String({ pattern: '^https?://' }),
+    /** Optional when `preset` is given (a preset implies openai-compatible). */
+    type: Type.Optional(
+      Type.Union([
+        Type.Literal('openai'),
+        Type.Literal('openai-compatible'),
+        Type.Literal('azure-openai'),
+        Type.Literal('anthropic'),
+        Type.Literal('gemini'),
+      ]),
+    ),
+    /** A known OpenAI-compatible service (deepseek, qwen, ollama, ...): default base URL and quirks. */
+    preset: Type.Optional(Type.String({ minLength: 1 })),
+    /** Optional when the preset or the type has a well-known endpoint. */
+    base_url: Type.Optional(Type.String({ pattern: '^https?://' })),
     /** Name of the environment variable holding the credential; the secret itself never sits in the file. */
     api_key_env: Type.Optional(Type.String({ minLength: 1 })),
     headers: Type.Optional(Type.Record(Type.String(), Type.String())),

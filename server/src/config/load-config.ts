@@ -5,7 +5,13 @@ import Value from 'typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { parseDecimalToMicros } from '../lib/money.ts';
 import { parseSecretKey } from '../lib/secret-box.ts';
-import type { Config, ModelConfig, ProviderConfig } from './config.ts';
+import {
+  defaultBaseUrlByType,
+  findPreset,
+  presetNames,
+  type ProviderPreset,
+} from '../providers/presets/provider-presets.ts';
+import type { Config, ModelConfig, ProviderConfig, ProviderType } from './config.ts';
 import { ConfigFileSchema, type ConfigFile, type ModelFile, type ProviderFile } from './file-schema.ts';
 
 /** A configuration problem, always naming where it is: an environment variable or a path inside the file. */
@@ -116,20 +122,64 @@ function toDottedPath(instancePath: string): string {
 }
 
 function toProviderConfig(provider: ProviderFile, index: number, environment: Environment): ProviderConfig {
+  const at = `providers[${index}]`;
+  const { type, preset } = resolveProviderKind(provider, at);
+  const options = provider.options ?? {};
+  const baseUrl = provider.base_url ?? preset?.baseUrl ?? defaultBaseUrlByType[type];
+  if (baseUrl === undefined) {
+    throw new ConfigError(
+      `${at}.base_url`,
+      type === 'azure-openai'
+        ? 'is required for azure-openai: https://<resource>.openai.azure.com'
+        : `is required for type ${type} without a preset (known presets: ${presetNames.join(', ')})`,
+    );
+  }
+  if (type === 'azure-openai' && !options.api_version) {
+    throw new ConfigError(`${at}.options.api_version`, 'is required for azure-openai (for example 2024-10-21)');
+  }
+  if (preset?.requiresApiKey && !provider.api_key_env) {
+    throw new ConfigError(
+      `${at}.api_key_env`,
+      `preset ${provider.preset} needs an API key: name the environment variable that holds it`,
+    );
+  }
   const apiKey = provider.api_key_env ? environment[provider.api_key_env] : undefined;
   if (provider.api_key_env && !apiKey) {
-    throw new ConfigError(`providers[${index}].api_key_env`, `environment variable ${provider.api_key_env} is not set`);
+    throw new ConfigError(`${at}.api_key_env`, `environment variable ${provider.api_key_env} is not set`);
   }
   return {
     id: provider.id,
-    type: provider.type,
-    baseUrl: provider.base_url.replace(/\/+$/, ''),
+    type,
+    preset: provider.preset,
+    baseUrl: baseUrl.replace(/\/+$/, ''),
     apiKey,
     headers: provider.headers ?? {},
-    options: provider.options ?? {},
+    options,
     maxConnections: provider.max_connections ?? 256,
     timeoutMs: provider.timeout_ms ?? 600_000,
   };
+}
+
+/** A preset implies type openai-compatible; without one, the type must be given. */
+function resolveProviderKind(
+  provider: ProviderFile,
+  at: string,
+): { type: ProviderType; preset: ProviderPreset | undefined } {
+  if (provider.preset === undefined) {
+    if (provider.type === undefined) throw new ConfigError(`${at}.type`, 'is required unless a preset is given');
+    return { type: provider.type, preset: undefined };
+  }
+  const preset = findPreset(provider.preset);
+  if (!preset) {
+    throw new ConfigError(
+      `${at}.preset`,
+      `unknown preset "${provider.preset}" (known presets: ${presetNames.join(', ')})`,
+    );
+  }
+  if (provider.type !== undefined && provider.type !== 'openai-compatible') {
+    throw new ConfigError(`${at}.type`, 'must be openai-compatible (or left out) when a preset is given');
+  }
+  return { type: 'openai-compatible', preset };
 }
 
 function toModelConfigs(models: ModelFile[], providers: ProviderConfig[]): ModelConfig[] {

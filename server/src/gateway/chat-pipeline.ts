@@ -61,7 +61,7 @@ export async function runChat(gateway: GatewayContext, request: FastifyRequest, 
       (await countChatUsage(gateway, chat, parsed.completion.choices.map((choice) => choice.message?.content ?? '').join('')));
     meter.finish({ status: 200, outcome: 'success', usage, usageSource: parsed.usage ? 'upstream' : 'counted' });
     const payload =
-      codec.format === 'openai' && adapter.wireFormat === 'openai'
+      codec.format === 'openai' && adapter.wireFormat === 'openai' && adapter.passthroughResponses !== false
         ? text
         : JSON.stringify(codec.encodeResponse(parsed.completion, usage, chat.model));
     return reply.code(200).header('content-type', 'application/json').send(payload);

@@ -31,7 +31,7 @@ export class ModelCatalog {
 
   constructor(config: Pick<Config, 'providers' | 'models'>, now = Date.now()) {
     const providers = new Map(
-      config.providers.map((provider) => [provider.id, { config: provider, adapter: adapterFor(provider.type) }]),
+      config.providers.map((provider) => [provider.id, { config: provider, adapter: adapterFor(provider) }]),
     );
     const createdAt = Math.floor(now / 1000);
     for (const model of config.models) {

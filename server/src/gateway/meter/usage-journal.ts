@@ -32,6 +32,7 @@ export class UsageJournal {
   #retiredSegments: string[] = [];
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
+  #queuedFlush: Promise<void> | undefined;
   #closed = false;
 
   constructor(options: UsageJournalOptions) {
@@ -62,10 +63,25 @@ export class UsageJournal {
 
   /** Writes everything appended so far; concurrent callers share one flush. */
   flush(): Promise<void> {
-    this.#flushing ??= this.#flushOnce().finally(() => {
+    if (!this.#flushing) return this.#startFlush();
+    // The running flush took its batch before this call, so records appended since are not in it: queue one more
+    // flush behind it, shared by every caller that arrives meanwhile.
+    this.#queuedFlush ??= this.#flushing
+      .catch(() => undefined)
+      .then(() => {
+        this.#queuedFlush = undefined;
+        // One started in between began after these callers' records were appended, so it covers them.
+        return this.#flushing ?? this.#startFlush();
+      });
+    return this.#queuedFlush;
+  }
+
+  #startFlush(): Promise<void> {
+    const flushing = this.#flushOnce().finally(() => {
       this.#flushing = undefined;
     });
-    return this.#flushing;
+    this.#flushing = flushing;
+    return flushing;
   }
 
   async close(): Promise<void> {

@@ -76,6 +76,11 @@ export interface UpstreamErrorDetails {
 
 export interface ProviderAdapter {
   readonly wireFormat: WireFormat;
+  /**
+   * For OpenAI-format adapters: whether a non-streamed upstream body may be forwarded to OpenAI clients byte for
+   * byte. False when the adapter rewrites responses (a preset renaming `reasoning` to `reasoning_content`).
+   */
+  readonly passthroughResponses?: boolean;
   /** `request.stream` decides whether the upstream is asked to stream. */
   buildChatRequest(request: ChatRequest, target: ProviderTarget): UpstreamHttpRequest;
   parseChatResponse(body: string, request: ChatRequest): ParsedChatResponse;
