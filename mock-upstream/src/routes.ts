@@ -1,5 +1,7 @@
+import { replyToAnthropicMessages } from './anthropic/messages.ts';
 import { buildChatCompletionBody, buildChatCompletionStreamFrames, parseChatCompletionRequest } from './chat.ts';
 import { buildEmbeddingResponseBody, parseEmbeddingRequest } from './embeddings.ts';
+import { findGeminiRoute } from './gemini/gemini-routes.ts';
 import type { RequestBehaviour } from './mock-headers.ts';
 import type { ModelCatalog } from './models.ts';
 import { MockRequestError } from './openai-error.ts';
@@ -21,6 +23,9 @@ const modelPathPrefix = '/v1/models/';
 export function findRoute(method: string, path: string): RouteHandler | undefined {
   if (method === 'POST' && path === '/v1/chat/completions') return replyToChatCompletion;
   if (method === 'POST' && path === '/v1/embeddings') return replyToEmbeddings;
+  if (method === 'POST' && path === '/v1/messages') return replyToAnthropicMessages;
+  const geminiRoute = findGeminiRoute(method, path);
+  if (geminiRoute) return geminiRoute;
   if (method === 'GET' && path === '/v1/models') return replyToModelList;
   if (method === 'GET' && path.startsWith(modelPathPrefix) && path.length > modelPathPrefix.length) {
     // Ids like "org/model" keep their slash, which is why this is a prefix match rather than a segment match.

@@ -29,7 +29,12 @@ export const droppedParametersHeader = 'x-aihub-dropped-parameters';
  * translate out, call upstream, translate back (or pass bytes through when both sides speak OpenAI), and leave
  * exactly one usage record whatever happens.
  */
-export async function runChat(gateway: GatewayContext, request: FastifyRequest, reply: FastifyReply, call: ChatCall): Promise<FastifyReply> {
+export async function runChat(
+  gateway: GatewayContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  call: ChatCall,
+): Promise<FastifyReply> {
   const { chat, codec } = call;
   const meter = new RequestMeter(gateway.journal, {
     requestId: request.id,
@@ -58,7 +63,11 @@ export async function runChat(gateway: GatewayContext, request: FastifyRequest, 
     const parsed = parseUpstream(() => adapter.parseChatResponse(text, chat));
     const usage =
       parsed.usage ??
-      (await countChatUsage(gateway, chat, parsed.completion.choices.map((choice) => choice.message?.content ?? '').join('')));
+      (await countChatUsage(
+        gateway,
+        chat,
+        parsed.completion.choices.map((choice) => choice.message?.content ?? '').join(''),
+      ));
     meter.finish({ status: 200, outcome: 'success', usage, usageSource: parsed.usage ? 'upstream' : 'counted' });
     const payload =
       codec.format === 'openai' && adapter.wireFormat === 'openai' && adapter.passthroughResponses !== false
@@ -68,7 +77,13 @@ export async function runChat(gateway: GatewayContext, request: FastifyRequest, 
   } catch (error) {
     if (!meter.finished) {
       const failure = describeFailure(error, disconnect.signal);
-      meter.finish({ status: failure.status, outcome: failure.outcome, usage: undefined, usageSource: 'none', errorCode: failure.code });
+      meter.finish({
+        status: failure.status,
+        outcome: failure.outcome,
+        usage: undefined,
+        usageSource: 'none',
+        errorCode: failure.code,
+      });
     }
     throw error;
   } finally {
@@ -80,7 +95,11 @@ async function throwUpstreamError(response: UpstreamResponse, deployment: Deploy
   const text = await readBody(response.body);
   const details = deployment.provider.adapter.parseError(response.statusCode, text);
   const retryAfter = response.headers['retry-after'];
-  throw upstreamStatusError(response.statusCode, details.message, typeof retryAfter === 'string' ? retryAfter : undefined);
+  throw upstreamStatusError(
+    response.statusCode,
+    details.message,
+    typeof retryAfter === 'string' ? retryAfter : undefined,
+  );
 }
 
 async function countChatUsage(gateway: GatewayContext, chat: ChatRequest, completionText: string): Promise<TokenUsage> {
@@ -132,7 +151,12 @@ async function relayStream(request: FastifyRequest, reply: FastifyReply, relay: 
       if (item.kind === 'done') {
         // The record goes to the journal before the closing event can reach the client.
         if (usage === undefined) {
-          meter.finish({ status: 200, outcome: 'success', usage: await countChatUsage(gateway, call.chat, delivered.join('')), usageSource: 'counted' });
+          meter.finish({
+            status: 200,
+            outcome: 'success',
+            usage: await countChatUsage(gateway, call.chat, delivered.join('')),
+            usageSource: 'counted',
+          });
         } else {
           meter.finish({ status: 200, outcome: 'success', usage, usageSource: 'upstream' });
         }

@@ -31,7 +31,7 @@ export function registerEmbeddings(app: FastifyInstance, gateway: GatewayContext
         });
       }
       const embeddingsAdapter = adapter.embeddings;
-      const upstreamRequest = embeddingsAdapter.buildRequest(body, deployment.target);
+      const upstreamRequest = parseUpstream(() => embeddingsAdapter.buildRequest(body, deployment.target));
       const response = await gateway.upstream.send(provider, upstreamRequest, disconnect.signal);
       const text = await readBody(response.body);
       if (response.statusCode >= 400) {

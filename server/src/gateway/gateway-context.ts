@@ -23,7 +23,7 @@ export function resolveModelFor(
   kind: CatalogModel['kind'],
 ): CatalogModel {
   const model = catalog.resolve(requested);
-  if (!model || !isModelAllowed(principal, model, requested)) {
+  if (!model || !isModelAllowed(principal, model)) {
     // Models a key may not see are reported as missing only when listing; asking for one by name gets a 403.
     if (model)
       throw new AppError('model_not_allowed', `this API key may not use the model "${requested}"`, { param: 'model' });

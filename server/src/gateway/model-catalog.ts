@@ -17,6 +17,8 @@ export interface Deployment {
 
 export interface CatalogModel {
   readonly name: string;
+  /** The name and every alias: an allowlist naming any of them admits the model. */
+  readonly names: readonly string[];
   readonly kind: ModelConfig['kind'];
   readonly pricing: ModelPricing;
   readonly deployments: readonly Deployment[];
@@ -49,6 +51,7 @@ export class ModelCatalog {
       });
       const entry: CatalogModel = {
         name: model.name,
+        names: [model.name, ...model.aliases],
         kind: model.kind,
         pricing: model.pricing,
         deployments,
@@ -56,7 +59,7 @@ export class ModelCatalog {
         createdAt,
       };
       this.#models.push(entry);
-      for (const name of [model.name, ...model.aliases]) this.#byName.set(name, entry);
+      for (const name of entry.names) this.#byName.set(name, entry);
     }
   }
 

@@ -1,5 +1,9 @@
 import { AppError } from '../errors/app-error.ts';
-import { MalformedUpstreamResponse, UnsupportedRequest, UpstreamStreamError } from '../providers/spec/provider-adapter.ts';
+import {
+  MalformedUpstreamResponse,
+  UnsupportedRequest,
+  UpstreamStreamError,
+} from '../providers/spec/provider-adapter.ts';
 
 /** Runs an adapter step and turns its failures (unsupported input, upstream nonsense) into our errors. */
 export function parseUpstream<T>(parse: () => T): T {
@@ -16,7 +20,14 @@ export function toGatewayError(error: unknown): unknown {
     return new AppError('unsupported_content', error.message, error.param === undefined ? {} : { param: error.param });
   }
   if (error instanceof UpstreamStreamError) {
-    return new AppError('upstream_error', `the upstream provider reported an error: ${error.message}`, { cause: error });
+    const message = `the upstream provider reported an error: ${error.message}`;
+    if (error.details.type === 'overloaded_error') {
+      return new AppError('upstream_unavailable', message, { isRetryable: true, cause: error });
+    }
+    if (error.details.type === 'rate_limit_error') {
+      return new AppError('upstream_rate_limited', message, { isRetryable: true, cause: error });
+    }
+    return new AppError('upstream_error', message, { cause: error });
   }
   if (error instanceof MalformedUpstreamResponse) {
     return new AppError('upstream_error', `the upstream provider sent an invalid response: ${error.message}`, {

@@ -2,6 +2,7 @@ import path from 'node:path';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from '../config/config.ts';
 import { migrateToLatest, openDatabase, type DatabaseHandle } from '../db/database.ts';
+import { registerAnthropicMessages } from '../gateway/anthropic-messages.ts';
 import { registerKeyAuthentication } from '../gateway/authenticate.ts';
 import { registerChatCompletions } from '../gateway/chat-completions.ts';
 import { registerEmbeddings } from '../gateway/embeddings.ts';
@@ -89,6 +90,8 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   };
 
   registerErrorHandling(app);
+  // Every API here takes JSON; plain text would otherwise be accepted as a string body and fail validation oddly.
+  app.removeContentTypeParser('text/plain');
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
@@ -96,6 +99,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   await app.register(async (v1) => {
     registerKeyAuthentication(v1, authenticator);
     registerChatCompletions(v1, gateway);
+    registerAnthropicMessages(v1, gateway);
     registerEmbeddings(v1, gateway);
     registerModels(v1, gateway);
   });

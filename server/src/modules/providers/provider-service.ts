@@ -73,7 +73,8 @@ export class ProviderService {
       type: row.type as ProviderConfig['type'],
       preset: undefined,
       baseUrl: row.base_url,
-      apiKey: row.api_key_sealed === null ? undefined : this.#secretBox.decrypt(row.api_key_sealed, sealContext(row.id)),
+      apiKey:
+        row.api_key_sealed === null ? undefined : this.#secretBox.decrypt(row.api_key_sealed, sealContext(row.id)),
       headers: JSON.parse(row.headers) as Record<string, string>,
       options: {},
       maxConnections: 256,

@@ -88,7 +88,10 @@ export interface ProviderAdapter {
   /** Absent for providers without an embeddings API. */
   readonly embeddings?: {
     buildRequest(request: EmbeddingsRequest, target: ProviderTarget): UpstreamHttpRequest;
-    parseResponse(body: string, request: EmbeddingsRequest): { response: EmbeddingsResponse; usage: TokenUsage | undefined };
+    parseResponse(
+      body: string,
+      request: EmbeddingsRequest,
+    ): { response: EmbeddingsResponse; usage: TokenUsage | undefined };
   };
   parseError(status: number, body: string): UpstreamErrorDetails;
 }

@@ -1,0 +1,52 @@
+import Type from 'typebox';
+import type { FastifyInstance } from 'fastify';
+import {
+  AnthropicMessagesRequestSchema,
+  anthropicInboundCodec,
+  countTokensInput,
+} from '../providers/anthropic/inbound-codec.ts';
+import type { AnthropicMessagesRequest } from '../providers/anthropic/anthropic-types.ts';
+import { runChat } from './chat-pipeline.ts';
+import { resolveModelFor, type GatewayContext } from './gateway-context.ts';
+
+/** count_tokens takes a Messages request without `max_tokens`. */
+const CountTokensBodySchema = Type.Object({
+  model: Type.String({ minLength: 1 }),
+  messages: Type.Array(
+    Type.Object({
+      role: Type.String(),
+      content: Type.Union([Type.String(), Type.Array(Type.Object({ type: Type.String() }))]),
+    }),
+    {
+      minItems: 1,
+    },
+  ),
+});
+
+/**
+ * Anthropic's Messages API in front of any provider, so Anthropic SDK clients work unchanged. Errors on these routes
+ * come back in Anthropic's shape.
+ */
+export function registerAnthropicMessages(app: FastifyInstance, gateway: GatewayContext): void {
+  app.post(
+    '/v1/messages',
+    { schema: { body: AnthropicMessagesRequestSchema }, config: { errorFormat: 'anthropic' } },
+    (request, reply) =>
+      runChat(gateway, request, reply, {
+        codec: anthropicInboundCodec,
+        chat: anthropicInboundCodec.decodeRequest(request.body as AnthropicMessagesRequest),
+        endpoint: 'messages',
+      }),
+  );
+
+  app.post(
+    '/v1/messages/count_tokens',
+    { schema: { body: CountTokensBodySchema }, config: { errorFormat: 'anthropic' } },
+    async (request) => {
+      const body = request.body as AnthropicMessagesRequest;
+      resolveModelFor(gateway.catalog, request.principal, body.model, 'chat');
+      // Counted with our tokenizer: exact for OpenAI's current models, an estimate for the others.
+      return { input_tokens: await gateway.tokenCounter.countMessages(countTokensInput(body)) };
+    },
+  );
+}
