@@ -8,8 +8,14 @@ export interface UsersTable {
   id: string;
   email: string;
   name: string;
+  /** Platform role: `admin` runs the whole installation; everyone else is `member`. */
   role: 'admin' | 'member';
+  /** scrypt hash (lib/password.ts); null for users who only sign in through SSO. */
+  password_hash: ColumnType<string | null, string | null | undefined, string | null>;
+  email_verified_at: ColumnType<number | null, number | null | undefined, number | null>;
+  disabled_at: ColumnType<number | null, number | null | undefined, number | null>;
   created_at: number;
+  updated_at: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface ApiKeysTable {
@@ -25,6 +31,18 @@ export interface ApiKeysTable {
   revoked_at: number | null;
   last_used_at: number | null;
   created_at: number;
+  org_id: ColumnType<string | null, string | null | undefined, string | null>;
+  team_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** JSON array of scopes (chat, embeddings, models, management:read, management:write); null = gateway scopes. */
+  scopes: ColumnType<string | null, string | null | undefined, string | null>;
+  /** JSON array of IPs/CIDRs the key may be used from; null = anywhere. */
+  ip_allowlist: ColumnType<string | null, string | null | undefined, string | null>;
+  rpm_limit: ColumnType<number | null, number | null | undefined, number | null>;
+  tpm_limit: ColumnType<number | null, number | null | undefined, number | null>;
+  budget_micros: ColumnType<number | null, number | null | undefined, number | null>;
+  /** The key this one replaced by rotation; the old key stays valid until its expires_at (the grace period). */
+  rotated_from: ColumnType<string | null, string | null | undefined, string | null>;
+  updated_at: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface ProvidersTable {
@@ -67,12 +85,124 @@ export interface CacheEpochsTable {
   epoch: Generated<number>;
 }
 
+export type OrgRole = 'owner' | 'admin' | 'billing' | 'member' | 'viewer';
+export type TeamRole = 'admin' | 'member';
+
+export interface OrganizationsTable {
+  id: string;
+  name: string;
+  /** JSON: enterprise settings (default models, allowed providers, retention, SSO, body logging). */
+  settings: string;
+  /** Soft delete: hidden at once, purged after the retention period. */
+  deleted_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface OrgMembersTable {
+  org_id: string;
+  user_id: string;
+  role: OrgRole;
+  created_at: number;
+}
+
+export interface TeamsTable {
+  id: string;
+  org_id: string;
+  name: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface TeamMembersTable {
+  team_id: string;
+  org_id: string;
+  user_id: string;
+  role: TeamRole;
+  created_at: number;
+}
+
+export interface InvitationsTable {
+  id: string;
+  org_id: string;
+  email: string;
+  role: OrgRole;
+  team_id: string | null;
+  /** sha256 of the invitation token sent by link; the token itself is never stored. */
+  token_hash: string;
+  invited_by: string;
+  expires_at: number;
+  accepted_at: number | null;
+  declined_at: number | null;
+  revoked_at: number | null;
+  created_at: number;
+}
+
+export interface RefreshTokensTable {
+  id: string;
+  user_id: string;
+  /** Every rotation stays in one family; reuse of a rotated token revokes the whole family. */
+  family_id: string;
+  token_hash: string;
+  expires_at: number;
+  revoked_at: number | null;
+  replaced_by: string | null;
+  user_agent: string | null;
+  ip: string | null;
+  created_at: number;
+}
+
+export interface UserTokensTable {
+  id: string;
+  user_id: string;
+  purpose: 'password_reset' | 'email_verification';
+  token_hash: string;
+  expires_at: number;
+  used_at: number | null;
+  created_at: number;
+}
+
+export interface AuditEventsTable {
+  id: string;
+  org_id: string | null;
+  actor_user_id: string | null;
+  actor_key_id: string | null;
+  action: string;
+  target_type: string;
+  target_id: string | null;
+  /** JSON snapshots with secrets removed. */
+  before: string | null;
+  after: string | null;
+  ip: string | null;
+  request_id: string | null;
+  created_at: number;
+}
+
+export interface IdempotencyRecordsTable {
+  /** Who sent the key (user or API key id) and the route, so keys never collide across callers. */
+  scope: string;
+  key: string;
+  request_hash: string;
+  status: number | null;
+  response: string | null;
+  created_at: number;
+}
+
 export interface DatabaseSchema {
   users: UsersTable;
   api_keys: ApiKeysTable;
   providers: ProvidersTable;
   usage_records: UsageRecordsTable;
   cache_epochs: CacheEpochsTable;
+  organizations: OrganizationsTable;
+  org_members: OrgMembersTable;
+  teams: TeamsTable;
+  team_members: TeamMembersTable;
+  invitations: InvitationsTable;
+  refresh_tokens: RefreshTokensTable;
+  user_tokens: UserTokensTable;
+  audit_events: AuditEventsTable;
+  idempotency_records: IdempotencyRecordsTable;
 }
 
 export type ApiKeyRow = Selectable<ApiKeysTable>;

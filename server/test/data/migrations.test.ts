@@ -2,7 +2,22 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../../src/db/database.ts';
 import { createTestDatabase, testEngines, type TestDatabase } from '../support/test-database.ts';
 
-const expectedTables = ['api_keys', 'cache_epochs', 'providers', 'usage_records', 'users'];
+const expectedTables = [
+  'api_keys',
+  'audit_events',
+  'cache_epochs',
+  'idempotency_records',
+  'invitations',
+  'org_members',
+  'organizations',
+  'providers',
+  'refresh_tokens',
+  'team_members',
+  'teams',
+  'usage_records',
+  'user_tokens',
+  'users',
+];
 /** Kysely's record of applied migrations, renamed by migrateToLatest (its lock table is hidden from introspection). */
 const migrationTables = new Set(['schema_migrations']);
 
@@ -30,6 +45,7 @@ describe.each(testEngines)('migrations on %s', (engine) => {
 
     expect(result.results?.map((migration) => [migration.migrationName, migration.status])).toEqual([
       ['0001-initial', 'Success'],
+      ['0002-identity-and-tenancy', 'Success'],
     ]);
     const tableNames = await listOwnTables(database);
     expect(tableNames.filter((name) => !migrationTables.has(name)).sort()).toEqual(expectedTables);
@@ -61,7 +77,7 @@ describe.each(testEngines)('migrations on %s', (engine) => {
 
       const result = await migrateToLatest(database.handle.db);
 
-      expect(result.results?.map((migration) => migration.status)).toEqual(['Success']);
+      expect(result.results?.map((migration) => migration.status)).toEqual(['Success', 'Success']);
       expect(await listOwnTables(database)).toContain('usage_records');
       expect(await database.handle.db.selectFrom('users').selectAll().execute()).toEqual([]);
     } finally {

@@ -8,7 +8,11 @@ const alice: UserRow = {
   email: 'alice@example.com',
   name: 'Alice',
   role: 'member',
+  password_hash: null,
+  email_verified_at: null,
+  disabled_at: null,
   created_at: 1_750_000_000_123,
+  updated_at: 1_750_000_000_123,
 };
 
 describe.each(testEngines)('UserRepository on %s', (engine) => {

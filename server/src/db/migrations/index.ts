@@ -1,9 +1,11 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import { initialMigration } from './0001-initial.ts';
+import { identityAndTenancyMigration } from './0002-identity-and-tenancy.ts';
 
 /** Migrations are listed here rather than discovered on disk, so they load the same from source or a bundle. */
 const migrations: Record<string, Migration> = {
   '0001-initial': initialMigration,
+  '0002-identity-and-tenancy': identityAndTenancyMigration,
 };
 
 export const migrationProvider: MigrationProvider = {

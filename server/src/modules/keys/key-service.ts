@@ -18,6 +18,7 @@ export type KeyLookup =
 export interface CreateKeyInput {
   name: string;
   userId: string;
+  orgId?: string | null;
   allowedModels?: readonly string[] | null;
   expiresAt?: number | null;
   /** Use this secret instead of generating one (bootstrap from AIHUB_BOOTSTRAP_KEY). */
@@ -61,6 +62,15 @@ export class KeyService {
       revoked_at: null,
       last_used_at: null,
       created_at: now,
+      org_id: input.orgId ?? null,
+      team_id: null,
+      scopes: null,
+      ip_allowlist: null,
+      rpm_limit: null,
+      tpm_limit: null,
+      budget_micros: null,
+      rotated_from: null,
+      updated_at: now,
     };
     await this.#repository.insert(row);
     return { key: toSummary(row), secret };

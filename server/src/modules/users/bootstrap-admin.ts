@@ -20,7 +20,7 @@ export async function bootstrapAdmin(
 ): Promise<BootstrapResult> {
   if ((await users.count()) > 0) return { created: false };
   const userId = randomUUID();
-  await users.insert({ id: userId, email: 'admin@localhost', name: 'Administrator', role: 'admin', created_at: now });
+  await users.insert({ id: userId, email: 'admin@localhost', name: 'Administrator', role: 'admin', created_at: now, updated_at: now });
   const { secret } = await keys.create({
     name: 'bootstrap',
     userId,

@@ -1,4 +1,4 @@
-import type { Selectable } from 'kysely';
+import type { Insertable, Selectable } from 'kysely';
 import type { Database } from '../../db/database.ts';
 import type { UsersTable } from '../../db/schema.ts';
 
@@ -18,7 +18,7 @@ export class UserRepository {
     return Number(row.count);
   }
 
-  async insert(row: UserRow): Promise<void> {
+  async insert(row: Insertable<UsersTable>): Promise<void> {
     await this.#db.insertInto('users').values(row).execute();
   }
 
