@@ -8,6 +8,7 @@ import {
 import type { AnthropicMessagesRequest } from '../providers/anthropic/anthropic-types.ts';
 import { runChat } from './chat-pipeline.ts';
 import { resolveModelFor, type GatewayContext } from './gateway-context.ts';
+import { parseUpstream } from './parse-upstream.ts';
 
 /** count_tokens takes a Messages request without `max_tokens`. */
 const CountTokensBodySchema = Type.Object({
@@ -34,7 +35,9 @@ export function registerAnthropicMessages(app: FastifyInstance, gateway: Gateway
     (request, reply) =>
       runChat(gateway, request, reply, {
         codec: anthropicInboundCodec,
-        chat: anthropicInboundCodec.decodeRequest(request.body as AnthropicMessagesRequest),
+        // Decoding rejects what the internal shape cannot carry (server tools, stray blocks) with UnsupportedRequest,
+        // which must become a 400 here just as the adapters' rejections do.
+        chat: parseUpstream(() => anthropicInboundCodec.decodeRequest(request.body as AnthropicMessagesRequest)),
         endpoint: 'messages',
       }),
   );

@@ -24,6 +24,17 @@ export const ChatCompletionBodySchema = Type.Object({
   max_completion_tokens: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
   temperature: Type.Optional(Type.Union([Type.Number({ minimum: 0, maximum: 2 }), Type.Null()])),
   top_p: Type.Optional(Type.Union([Type.Number({ minimum: 0, maximum: 1 }), Type.Null()])),
+  // Adapters translate function parameters into other schema dialects, which needs them to be a JSON object.
+  tools: Type.Optional(
+    Type.Union([
+      Type.Array(
+        Type.Object({
+          function: Type.Optional(Type.Object({ parameters: Type.Optional(Type.Object({})) })),
+        }),
+      ),
+      Type.Null(),
+    ]),
+  ),
 });
 
 const EmbeddingInputSchema = Type.Union([

@@ -18,6 +18,13 @@ import { newRequestId } from '../lib/ids.ts';
 import { KeyRepository, KeyService } from '../modules/keys/index.ts';
 import { UsageRepository } from '../modules/usage/index.ts';
 import { bootstrapAdmin, UserRepository, type BootstrapResult } from '../modules/users/index.ts';
+import type { ApiContext } from '../api/api-context.ts';
+import { ActorResolver } from '../api/actor-resolver.ts';
+import { registerManagementApi } from '../api/management-api.ts';
+import { registerOpenApi } from '../api/openapi.ts';
+import { managementRoutes } from '../api/routes/index.ts';
+import { AccessTokens } from '../modules/identity/access-tokens.ts';
+import { Authorizer } from '../modules/tenancy/index.ts';
 import { registerErrorHandling } from './error-handler.ts';
 import { registerHealth } from './health.ts';
 
@@ -96,6 +103,21 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     reply.header('x-request-id', request.id);
   });
   registerHealth(app, database);
+  await registerOpenApi(app);
+  const accessTokens = new AccessTokens(config.secretKey);
+  const apiContext: ApiContext = {
+    config,
+    db: database.db,
+    authorizer: new Authorizer(database.db),
+    accessTokens,
+    keys,
+    keyAuthenticator: authenticator,
+  };
+  await registerManagementApi(app, {
+    db: database.db,
+    actors: new ActorResolver(database.db, accessTokens, authenticator),
+    routes: managementRoutes.map((register) => (api: FastifyInstance) => register(api, apiContext)),
+  });
   await app.register(async (v1) => {
     registerKeyAuthentication(v1, authenticator);
     registerChatCompletions(v1, gateway);

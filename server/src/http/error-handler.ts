@@ -1,11 +1,12 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { AppError, isAppError } from '../errors/app-error.ts';
+import { encodeProblem, problemContentType } from '../api/problem.ts';
 import { inboundCodecFor, type InboundFormat } from '../providers/inbound-codecs.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** The API format a route speaks; its errors are shaped to match (default: OpenAI). */
-    errorFormat?: InboundFormat;
+    /** The API format a route speaks; its errors are shaped to match (default: OpenAI; `problem` on /api). */
+    errorFormat?: InboundFormat | 'problem';
   }
 }
 
@@ -34,7 +35,14 @@ export function registerErrorHandling(app: FastifyInstance): void {
 
 export function sendError(reply: FastifyReply, error: AppError): FastifyReply {
   if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
-  const format = reply.request.routeOptions.config.errorFormat ?? 'openai';
+  const format =
+    reply.request.routeOptions.config.errorFormat ?? (reply.request.url.startsWith('/api/') ? 'problem' : 'openai');
+  if (format === 'problem') {
+    return reply
+      .code(error.status)
+      .type(problemContentType)
+      .send(encodeProblem(error, reply.request.url.split('?')[0]));
+  }
   return reply.code(error.status).send(inboundCodecFor(format).encodeError(error));
 }
 

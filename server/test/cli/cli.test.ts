@@ -101,7 +101,11 @@ describe('aihub CLI in-process', () => {
   });
 
   it('migrates an empty database, then reports it up to date', async () => {
-    expect(await run('migrate')).toEqual({ exitCode: 0, lines: ['migrations applied: 0001-initial'], errors: [] });
+    expect(await run('migrate')).toEqual({
+      exitCode: 0,
+      lines: ['migrations applied: 0001-initial, 0002-identity-and-tenancy'],
+      errors: [],
+    });
     expect(await run('migrate')).toEqual({
       exitCode: 0,
       lines: ['migrations applied: none (up to date)'],

@@ -69,7 +69,11 @@ describe.each(testEngines)('KeyService and KeyRepository on %s', (engine) => {
     expect(lookup.principal).toEqual({
       keyId: key.id,
       userId,
+      orgId: null,
+      teamId: null,
       allowedModels: new Set(['gpt-test']),
+      scopes: new Set(['chat', 'embeddings', 'models']),
+      ipAllowlist: null,
       expiresAt: null,
     });
     expect(await keys.lookup(`${secret}x`)).toEqual({ status: 'unknown' });

@@ -4,11 +4,21 @@ import { displayPrefix, generateKeySecret, hashKeySecret, keyPrefix } from './ke
 import type { KeyRepository } from './key-repository.ts';
 
 /** The principal a request acts as once its key is verified. */
+/** Scopes a key can hold. Keys without explicit scopes get the gateway scopes. */
+export const keyScopes = ['chat', 'embeddings', 'models', 'management:read', 'management:write'] as const;
+export type KeyScope = (typeof keyScopes)[number];
+export const defaultKeyScopes: readonly KeyScope[] = ['chat', 'embeddings', 'models'];
+
 export interface KeyPrincipal {
   readonly keyId: string;
   readonly userId: string;
+  readonly orgId: string | null;
+  readonly teamId: string | null;
   /** Public model names this key may call, or null for all. */
   readonly allowedModels: ReadonlySet<string> | null;
+  readonly scopes: ReadonlySet<KeyScope>;
+  /** IPs/CIDRs the key may be used from, or null for anywhere. */
+  readonly ipAllowlist: readonly string[] | null;
   readonly expiresAt: number | null;
 }
 
@@ -19,6 +29,7 @@ export interface CreateKeyInput {
   name: string;
   userId: string;
   orgId?: string | null;
+  scopes?: readonly KeyScope[] | null;
   allowedModels?: readonly string[] | null;
   expiresAt?: number | null;
   /** Use this secret instead of generating one (bootstrap from AIHUB_BOOTSTRAP_KEY). */
@@ -64,7 +75,7 @@ export class KeyService {
       created_at: now,
       org_id: input.orgId ?? null,
       team_id: null,
-      scopes: null,
+      scopes: input.scopes ? JSON.stringify([...new Set(input.scopes)]) : null,
       ip_allowlist: null,
       rpm_limit: null,
       tpm_limit: null,
@@ -110,7 +121,11 @@ function toPrincipal(row: ApiKeyRow): KeyPrincipal {
   return {
     keyId: row.id,
     userId: row.user_id,
+    orgId: row.org_id,
+    teamId: row.team_id,
     allowedModels: row.allowed_models ? new Set(JSON.parse(row.allowed_models) as string[]) : null,
+    scopes: new Set(row.scopes ? (JSON.parse(row.scopes) as KeyScope[]) : defaultKeyScopes),
+    ipAllowlist: row.ip_allowlist ? (JSON.parse(row.ip_allowlist) as string[]) : null,
     expiresAt: row.expires_at,
   };
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { KeyService } from '../keys/index.ts';
+import { keyScopes, type KeyService } from '../keys/index.ts';
 import type { UserRepository } from './user-repository.ts';
 
 export interface BootstrapResult {
@@ -9,8 +9,9 @@ export interface BootstrapResult {
 }
 
 /**
- * On the first start with an empty database: create the platform admin and a first key, either the operator's
- * AIHUB_BOOTSTRAP_KEY or a fresh one printed once.
+ * On the first start with an empty database: create the platform admin, a default organization they own, and a
+ * first key with every scope (gateway and management), either the operator's AIHUB_BOOTSTRAP_KEY or a fresh one
+ * printed once.
  */
 export async function bootstrapAdmin(
   users: UserRepository,
@@ -20,10 +21,20 @@ export async function bootstrapAdmin(
 ): Promise<BootstrapResult> {
   if ((await users.count()) > 0) return { created: false };
   const userId = randomUUID();
-  await users.insert({ id: userId, email: 'admin@localhost', name: 'Administrator', role: 'admin', created_at: now, updated_at: now });
+  await users.insert({
+    id: userId,
+    email: 'admin@localhost',
+    name: 'Administrator',
+    role: 'admin',
+    created_at: now,
+    updated_at: now,
+  });
+  const orgId = await users.createOrganizationWithOwner('Default organization', userId, now);
   const { secret } = await keys.create({
     name: 'bootstrap',
     userId,
+    orgId,
+    scopes: keyScopes,
     ...(bootstrapKey ? { secret: bootstrapKey } : {}),
   });
   return bootstrapKey ? { created: true } : { created: true, generatedSecret: secret };

@@ -66,9 +66,11 @@ export function buildMessagesRequest(request: ChatRequest, upstreamModel: string
   const formatInstruction = responseFormatInstruction(request.response_format);
   if (formatInstruction) system.push({ type: 'text', text: formatInstruction });
 
-  const hasTools = request.tools !== undefined && request.tools.length > 0;
+  // OpenAI takes an explicit null for both fields (clients serialising None send it); it asks for nothing.
+  const hasTools = Array.isArray(request.tools) && request.tools.length > 0;
   const toolChoice = hasTools ? convertToolChoice(request.tool_choice, request.parallel_tool_calls) : undefined;
-  if (!hasTools && request.tool_choice !== undefined) droppedParameters.push('tool_choice');
+  if (!hasTools && request.tool_choice !== undefined && request.tool_choice !== null)
+    droppedParameters.push('tool_choice');
 
   const forcesTool = toolChoice?.type === 'any' || toolChoice?.type === 'tool';
   const effortBudget = thinkingBudgetFor(request.reasoning_effort);
@@ -334,7 +336,9 @@ function convertToolChoice(
   parallelToolCalls: boolean | undefined,
 ): AnthropicToolChoice | undefined {
   const parallel = parallelToolCalls === false ? { disable_parallel_tool_use: true } : {};
-  if (choice === undefined) return parallelToolCalls === false ? { type: 'auto', ...parallel } : undefined;
+  if (choice === undefined || choice === null) {
+    return parallelToolCalls === false ? { type: 'auto', ...parallel } : undefined;
+  }
   if (choice === 'none') return { type: 'none' };
   if (choice === 'auto') return { type: 'auto', ...parallel };
   if (choice === 'required') return { type: 'any', ...parallel };

@@ -27,7 +27,9 @@ export const AnthropicMessagesRequestSchema = Type.Object({
   temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
   top_p: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
   top_k: Type.Optional(Type.Integer({ minimum: 0 })),
-  tools: Type.Optional(Type.Array(Type.Object({ name: Type.String({ minLength: 1 }) }))),
+  tools: Type.Optional(
+    Type.Array(Type.Object({ name: Type.String({ minLength: 1 }), input_schema: Type.Optional(Type.Object({})) })),
+  ),
   tool_choice: Type.Optional(
     Type.Union([
       Type.Object({ type: Type.Literal('auto'), disable_parallel_tool_use: disableParallelToolUse }),

@@ -67,7 +67,8 @@ export function translateChatRequest(request: ChatRequest): TranslatedChatReques
   if (request.tools && request.tools.length > 0) {
     body.tools = [{ functionDeclarations: request.tools.map(toFunctionDeclaration) }];
   }
-  if (request.tool_choice !== undefined) {
+  // OpenAI takes an explicit null (clients serialising None send it); it asks for nothing.
+  if (request.tool_choice !== undefined && request.tool_choice !== null) {
     body.toolConfig = { functionCallingConfig: toFunctionCallingConfig(request.tool_choice) };
   }
   const generationConfig = toGenerationConfig(request);

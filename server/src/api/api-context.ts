@@ -1,0 +1,19 @@
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../config/config.ts';
+import type { Database } from '../db/database.ts';
+import type { KeyAuthenticator } from '../gateway/key-authenticator.ts';
+import type { AccessTokens } from '../modules/identity/access-tokens.ts';
+import type { KeyService } from '../modules/keys/index.ts';
+import type { Authorizer } from '../modules/tenancy/index.ts';
+
+/** What management routes may use; built once by the app factory. */
+export interface ApiContext {
+  readonly config: Config;
+  readonly db: Database;
+  readonly authorizer: Authorizer;
+  readonly accessTokens: AccessTokens;
+  readonly keys: KeyService;
+  readonly keyAuthenticator: KeyAuthenticator;
+}
+
+export type ApiRoutes = (api: FastifyInstance, context: ApiContext) => void | Promise<void>;

@@ -1,0 +1,53 @@
+import cookie from '@fastify/cookie';
+import type { FastifyInstance } from 'fastify';
+import type { Database } from '../db/database.ts';
+import type { Actor } from '../modules/tenancy/index.ts';
+import type { ActorResolver } from './actor-resolver.ts';
+import { registerDeprecationHeaders } from './deprecation.ts';
+import { registerIdempotency } from './idempotency.ts';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Routes reachable without signing in (login, registration, invitation lookup). */
+    public?: boolean;
+  }
+  interface FastifyRequest {
+    /** The signed-in user or management key; set on every non-public /api route. */
+    actor: Actor;
+  }
+}
+
+export interface ManagementApiDependencies {
+  db: Database;
+  actors: ActorResolver;
+  /** Each domain adds its routes here, inside the /api/v1 scope. */
+  routes: ReadonlyArray<(api: FastifyInstance) => void | Promise<void>>;
+}
+
+/**
+ * The versioned management API under /api/v1: problem+json errors, sign-in by access token, API key or session
+ * cookie (with CSRF on writes), idempotency keys on creating POSTs, deprecation headers from route metadata.
+ */
+export async function registerManagementApi(
+  app: FastifyInstance,
+  dependencies: ManagementApiDependencies,
+): Promise<void> {
+  await app.register(cookie);
+  await app.register(
+    async (api) => {
+      api.decorateRequest('actor', null as unknown as Actor);
+      api.addHook('onRoute', (route) => {
+        route.config = { ...route.config, errorFormat: 'problem' };
+      });
+      // Before body parsing: a caller who is not signed in learns nothing about what a valid body looks like.
+      api.addHook('onRequest', async (request) => {
+        if (request.routeOptions.config.public) return;
+        request.actor = await dependencies.actors.resolve(request);
+      });
+      registerIdempotency(api, dependencies.db);
+      registerDeprecationHeaders(api);
+      for (const register of dependencies.routes) await register(api);
+    },
+    { prefix: '/api/v1' },
+  );
+}

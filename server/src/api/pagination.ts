@@ -1,0 +1,72 @@
+import Type from 'typebox';
+import { AppError } from '../errors/app-error.ts';
+
+/** Query parameters every list endpoint takes. Cursors are opaque to clients. */
+export const PageQuerySchema = Type.Object({
+  limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,3}$' })),
+  cursor: Type.Optional(Type.String({ maxLength: 512 })),
+});
+
+export interface PageRequest {
+  limit: number;
+  /** The last row of the previous page: its sort value and id (ties broken by id). */
+  after: { sortValue: string | number; id: string } | undefined;
+}
+
+export interface Page<T> {
+  data: T[];
+  next_cursor: string | null;
+}
+
+export const defaultPageSize = 50;
+export const maxPageSize = 200;
+
+export function readPageRequest(query: { limit?: string; cursor?: string }): PageRequest {
+  const limit = query.limit === undefined ? defaultPageSize : Number(query.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > maxPageSize) {
+    throw new AppError('invalid_request', `limit must be between 1 and ${maxPageSize}`, { param: 'limit' });
+  }
+  return { limit, after: query.cursor === undefined ? undefined : decodeCursor(query.cursor) };
+}
+
+export function encodeCursor(sortValue: string | number, id: string): string {
+  return Buffer.from(JSON.stringify([sortValue, id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { sortValue: string | number; id: string } {
+  try {
+    const decoded: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (
+      Array.isArray(decoded) &&
+      decoded.length === 2 &&
+      (typeof decoded[0] === 'string' || typeof decoded[0] === 'number') &&
+      typeof decoded[1] === 'string'
+    ) {
+      return { sortValue: decoded[0], id: decoded[1] };
+    }
+  } catch {
+    // Fall through to the error below: a cursor is either ours or malformed.
+  }
+  throw new AppError('invalid_cursor', 'the cursor is malformed; pass back next_cursor exactly as received', {
+    param: 'cursor',
+  });
+}
+
+/**
+ * Turns `limit + 1` fetched rows into a page: the extra row only proves there is a next page.
+ * Repositories fetch `limit + 1` rows ordered by (sortValue, id) after `after`.
+ */
+export function toPage<Row, Item>(
+  rows: readonly Row[],
+  request: PageRequest,
+  cursorOf: (row: Row) => [string | number, string],
+  present: (row: Row) => Item,
+): Page<Item> {
+  const hasMore = rows.length > request.limit;
+  const pageRows = hasMore ? rows.slice(0, request.limit) : rows;
+  const last = pageRows.at(-1);
+  return {
+    data: pageRows.map(present),
+    next_cursor: hasMore && last !== undefined ? encodeCursor(...cursorOf(last)) : null,
+  };
+}
