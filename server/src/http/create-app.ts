@@ -35,6 +35,8 @@ export interface AppServices {
   readonly users: UserRepository;
   readonly usage: UsageRepository;
   readonly gateway: GatewayContext;
+  readonly accessTokens: AccessTokens;
+  readonly api: ApiContext;
 }
 
 export interface AppInstance {
@@ -138,7 +140,12 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     await database.close();
   };
 
-  return { app, services: { config, database, keys, users, usage, gateway }, bootstrap, close };
+  return {
+    app,
+    services: { config, database, keys, users, usage, gateway, accessTokens, api: apiContext },
+    bootstrap,
+    close,
+  };
 }
 
 function latestUsePerKey(records: readonly UsageRecordInsert[]): Map<string, number> {
