@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mockCompletionText } from './chat.ts';
+import { mockCompletionText, mockToolCallCompletionTokens } from './chat.ts';
 import { startMockUpstream, type MockUpstreamHandle } from './server.ts';
 import {
   chatRequest,
@@ -99,6 +99,87 @@ describe('POST /v1/chat/completions', () => {
     });
     const { dataLines } = await readSse(response);
     expect(dataLines).toHaveLength(3);
+  });
+
+  describe('tool calls', () => {
+    const weatherTools = [
+      { type: 'function', function: { name: 'get_weather', parameters: { type: 'object' } } },
+      { type: 'function', function: { name: 'other' } },
+    ];
+
+    it('calls the first tool when tools are offered and the last user message asks about the weather', async () => {
+      const response = await postJson(
+        `${upstream.url}/chat/completions`,
+        chatRequest({
+          tools: weatherTools,
+          messages: [{ role: 'user', content: [{ type: 'text', text: 'Weather?' }] }],
+        }),
+      );
+      const completion = await readJson<ChatCompletionBody>(response);
+      expect(completion.choices[0]).toMatchObject({
+        message: { role: 'assistant', content: null },
+        finish_reason: 'tool_calls',
+      });
+      expect(completion.choices[0]!.message.tool_calls).toEqual([
+        {
+          id: expect.stringMatching(/^call_mock_\d+$/),
+          type: 'function',
+          function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
+        },
+      ]);
+      expect(completion.usage!.completion_tokens).toBe(mockToolCallCompletionTokens);
+    });
+
+    it('streams the call as an opening delta and argument fragments, finishing with tool_calls', async () => {
+      const response = await postJson(
+        `${upstream.url}/chat/completions`,
+        chatRequest({
+          stream: true,
+          stream_options: { include_usage: true },
+          tools: weatherTools,
+          messages: [{ role: 'user', content: 'what is the weather in Paris' }],
+        }),
+      );
+      const { dataLines } = await readSse(response);
+      expect(dataLines.at(-1)).toBe('[DONE]');
+      const chunks = dataLines.slice(0, -1).map(parseChunk);
+      const calls = chunks.flatMap((chunk) => chunk.choices[0]?.delta.tool_calls ?? []);
+      expect(calls[0]).toMatchObject({
+        index: 0,
+        id: expect.stringMatching(/^call_mock_\d+$/),
+        type: 'function',
+        function: { name: 'get_weather', arguments: '' },
+      });
+      const fragments = calls.slice(1).map((call) => call.function.arguments);
+      expect(fragments.length).toBeGreaterThan(1);
+      expect(JSON.parse(fragments.join(''))).toEqual({ city: 'Paris' });
+      expect(chunks.some((chunk) => (chunk.choices[0]?.delta.content ?? '') !== '')).toBe(false);
+      expect(chunks.at(-2)!.choices[0]!.finish_reason).toBe('tool_calls');
+      expect(chunks.at(-1)!.usage!.completion_tokens).toBe(mockToolCallCompletionTokens);
+    });
+
+    it('answers in text once a tool result is the latest turn, or when the user does not ask', async () => {
+      const afterResult = chatRequest({
+        tools: weatherTools,
+        messages: [
+          { role: 'user', content: 'weather in Paris?' },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{}' } }],
+          },
+          { role: 'tool', tool_call_id: 'call_1', content: 'sunny' },
+        ],
+      });
+      const answered = await readJson<ChatCompletionBody>(
+        await postJson(`${upstream.url}/chat/completions`, afterResult),
+      );
+      expect(answered.choices[0]).toMatchObject({ message: { content: mockCompletionText(4) }, finish_reason: 'stop' });
+
+      const unrelated = chatRequest({ tools: weatherTools, messages: [{ role: 'user', content: 'weatherproof?' }] });
+      const plain = await readJson<ChatCompletionBody>(await postJson(`${upstream.url}/chat/completions`, unrelated));
+      expect(plain.choices[0]!.message.tool_calls).toBeUndefined();
+    });
   });
 
   it('rejects a request without messages with a 400 naming the parameter', async () => {

@@ -135,6 +135,68 @@ describe('injected failures', () => {
   });
 });
 
+describe("error bodies in the shape of the route's API", () => {
+  let upstream: MockUpstreamHandle;
+  let anthropicUrl: string;
+  let geminiUrl: string;
+  beforeAll(async () => {
+    upstream = await startMockUpstream();
+    anthropicUrl = `${upstream.url}/messages`;
+    geminiUrl = `${upstream.url.replace(/\/v1$/, '/v1beta')}/models/gemini-mock:generateContent`;
+  });
+  afterAll(() => upstream.close());
+
+  const anthropicRequest = { model: 'claude-mock', max_tokens: 16, messages: [{ role: 'user', content: 'Hi' }] };
+  const geminiRequest = { contents: [{ role: 'user', parts: [{ text: 'Hi' }] }] };
+
+  it.each([
+    ['500', 'api_error'],
+    ['502', 'api_error'],
+    ['503', 'overloaded_error'],
+    ['429', 'rate_limit_error'],
+  ])('answers x-mock-fail: %s on /v1/messages with an Anthropic %s body', async (status, type) => {
+    const response = await postJson(anthropicUrl, anthropicRequest, { 'x-mock-fail': status });
+    expect(response.status).toBe(Number(status));
+    expect(await response.json()).toEqual({ type: 'error', error: { type, message: expect.any(String) } });
+  });
+
+  it.each([
+    ['500', 'INTERNAL'],
+    ['502', 'UNAVAILABLE'],
+    ['503', 'UNAVAILABLE'],
+    ['429', 'RESOURCE_EXHAUSTED'],
+  ])('answers x-mock-fail: %s on Gemini routes with a Google %s body', async (status, googleStatus) => {
+    const response = await postJson(geminiUrl, geminiRequest, { 'x-mock-fail': status });
+    expect(response.status).toBe(Number(status));
+    expect(await response.json()).toEqual({
+      error: { code: Number(status), message: expect.any(String), status: googleStatus },
+    });
+  });
+
+  it('keeps Retry-After on the 429 of every API', async () => {
+    for (const [url, body] of [
+      [anthropicUrl, anthropicRequest],
+      [geminiUrl, geminiRequest],
+    ] as const) {
+      const response = await postJson(url, body, { 'x-mock-fail': '429', 'x-mock-retry-after': '4' });
+      expect(response.headers.get('retry-after')).toBe('4');
+      await response.body?.cancel();
+    }
+  });
+
+  it('shapes request errors (malformed JSON, bad x-mock header) after the route', async () => {
+    const malformed = await fetch(anthropicUrl, { method: 'POST', body: '{"model": ' });
+    expect(malformed.status).toBe(400);
+    expect(await malformed.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+
+    const badHeader = await postJson(geminiUrl, geminiRequest, { 'x-mock-chunks': 'many' });
+    expect(badHeader.status).toBe(400);
+    const body = await readJson<{ error: { code: number; message: string; status: string } }>(badHeader);
+    expect(body.error).toMatchObject({ code: 400, status: 'INVALID_ARGUMENT' });
+    expect(body.error.message).toContain('x-mock-chunks');
+  });
+});
+
 describe('failures configured on the server', () => {
   it('fails about failRate of requests, and x-mock-fail: none opts a request out', async () => {
     const upstream = await startMockUpstream({ failMode: '503', failRate: 0.5 });

@@ -34,7 +34,10 @@ export interface MockBehaviourOptions {
   models?: readonly string[];
   /** Keep the last N requests for assertions; `true` keeps 100. Default off, so benchmarks pay nothing. */
   recordRequests?: boolean | number;
-  /** When set, requests must carry `Authorization: Bearer <apiKey>` or get a 401. */
+  /**
+   * When set, requests must carry `Authorization: Bearer <apiKey>` (or, on Anthropic routes, `x-api-key`; on Gemini
+   * routes, `x-goog-api-key`) or get a 401 in the route's error shape.
+   */
   apiKey?: string;
 }
 

@@ -60,6 +60,7 @@ function replyToChatCompletion(body: unknown, context: RouteContext): MockReply 
     created: Math.floor(Date.now() / 1000),
     chunks: context.behaviour.chunks,
     withUsage: context.behaviour.failure !== 'no-usage',
+    toolCallId: request.toolName === undefined ? undefined : context.createResponseId('call_mock_'),
   };
   if (request.stream) return { kind: 'stream', frames: buildChatCompletionStreamFrames(request, shape) };
   return { kind: 'json', status: 200, body: buildChatCompletionBody(request, shape) };

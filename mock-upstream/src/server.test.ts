@@ -48,6 +48,44 @@ describe('startMockUpstream', () => {
     }
   });
 
+  it('takes the key from x-api-key on Anthropic routes and x-goog-api-key on Gemini routes, answering natively', async () => {
+    const upstream = await startMockUpstream({ apiKey: 'sk-mock' });
+    const anthropicUrl = `${upstream.url}/messages`;
+    const geminiUrl = `${upstream.url.replace(/\/v1$/, '/v1beta')}/models/gemini-mock:generateContent`;
+    const anthropicRequest = { model: 'claude-mock', max_tokens: 16, messages: [{ role: 'user', content: 'Hi' }] };
+    const geminiRequest = { contents: [{ role: 'user', parts: [{ text: 'Hi' }] }] };
+    try {
+      const anthropicDenied = await postJson(anthropicUrl, anthropicRequest, { 'x-api-key': 'no' });
+      expect(anthropicDenied.status).toBe(401);
+      expect(await anthropicDenied.json()).toEqual({
+        type: 'error',
+        error: { type: 'authentication_error', message: expect.any(String) },
+      });
+      const anthropicAllowed = await postJson(anthropicUrl, anthropicRequest, { 'x-api-key': 'sk-mock' });
+      expect(anthropicAllowed.status).toBe(200);
+      await anthropicAllowed.body?.cancel();
+
+      const geminiDenied = await postJson(geminiUrl, geminiRequest, { 'x-goog-api-key': 'no' });
+      expect(geminiDenied.status).toBe(401);
+      expect(await geminiDenied.json()).toEqual({
+        error: { code: 401, message: expect.any(String), status: 'UNAUTHENTICATED' },
+      });
+      const geminiAllowed = await postJson(geminiUrl, geminiRequest, { 'x-goog-api-key': 'sk-mock' });
+      expect(geminiAllowed.status).toBe(200);
+      await geminiAllowed.body?.cancel();
+
+      // Each API's header counts on its own routes only.
+      const crossed = await postJson(`${upstream.url}/chat/completions`, chatRequest(), { 'x-api-key': 'sk-mock' });
+      expect(crossed.status).toBe(401);
+      expect((await readJson<ErrorBody>(crossed)).error.code).toBe('invalid_api_key');
+      const geminiWithAnthropicHeader = await postJson(geminiUrl, geminiRequest, { 'x-api-key': 'sk-mock' });
+      expect(geminiWithAnthropicHeader.status).toBe(401);
+      await geminiWithAnthropicHeader.body?.cancel();
+    } finally {
+      await upstream.close();
+    }
+  });
+
   it('records nothing by default', async () => {
     const upstream = await startMockUpstream();
     try {

@@ -1,13 +1,8 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolveRequestBehaviour, type RequestBehaviour } from './mock-headers.ts';
 import { buildModelCatalog, type ModelCatalog } from './models.ts';
-import {
-  createInvalidRequestError,
-  injectedFailureErrors,
-  MockRequestError,
-  serializeOpenAIError,
-} from './openai-error.ts';
+import { createInvalidRequestError, injectedFailureErrors, MockRequestError } from './openai-error.ts';
 import {
   resolveBehaviour,
   type MockBehaviourOptions,
@@ -18,6 +13,7 @@ import { pause } from './pause.ts';
 import { isResponseGone, sendJson, sendReply, type BodyFailure, type MockReply } from './reply.ts';
 import { RequestLog, type RecordedRequest } from './request-log.ts';
 import { createUnknownRouteError, findRoute } from './routes.ts';
+import { carriesApiKey, serializeErrorFor, wireFormatForPath } from './wire-format.ts';
 
 export interface MockUpstreamHandle {
   /** Base URL ending with `/v1`, ready to use as an OpenAI `baseURL`. */
@@ -64,8 +60,12 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
       respond(request, response, parseBody(bodyChunks)).catch((error: unknown) => {
         // Only a bug in the mock lands here; say so loudly rather than leave the client hanging.
         console.error('mock upstream: unexpected error', error);
-        if (!response.headersSent) sendJson(response, 500, serializeOpenAIError(injectedFailureErrors[500]));
-        else response.destroy();
+        if (response.headersSent) {
+          response.destroy();
+          return;
+        }
+        const format = wireFormatForPath(stripQuery(request.url ?? '/'));
+        sendJson(response, 500, serializeErrorFor(format, 500, injectedFailureErrors[500]));
       });
     });
   });
@@ -80,7 +80,7 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
       prepared = prepareReply(request, method, path, body, state, createResponseId);
     } catch (error) {
       if (!(error instanceof MockRequestError)) throw error;
-      sendJson(response, error.status, serializeOpenAIError(error.error));
+      sendJson(response, error.status, serializeErrorFor(wireFormatForPath(path), error.status, error.error));
       return;
     }
 
@@ -95,11 +95,13 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
         return;
       case '500':
       case '502':
-      case '503':
-        sendJson(response, Number(failure), serializeOpenAIError(injectedFailureErrors[failure]));
+      case '503': {
+        const status = Number(failure);
+        sendJson(response, status, serializeErrorFor(wireFormatForPath(path), status, injectedFailureErrors[failure]));
         return;
+      }
       case '429':
-        sendJson(response, 429, serializeOpenAIError(injectedFailureErrors[429]), {
+        sendJson(response, 429, serializeErrorFor(wireFormatForPath(path), 429, injectedFailureErrors[429]), {
           'retry-after': String(requestBehaviour.retryAfterSeconds),
         });
         return;
@@ -168,7 +170,7 @@ function prepareReply(
   createResponseId: (prefix: string) => string,
 ): PreparedReply {
   const { behaviour, catalog } = state;
-  authorize(request.headers.authorization, behaviour.apiKey);
+  authorize(request.headers, path, behaviour.apiKey);
   const route = findRoute(method, path);
   if (route === undefined) throw createUnknownRouteError(method, path);
   if (body.kind === 'malformed') {
@@ -218,8 +220,9 @@ function stripQuery(url: string): string {
   return queryStart === -1 ? url : url.slice(0, queryStart);
 }
 
-function authorize(authorization: string | undefined, apiKey: string | undefined): void {
-  if (apiKey === undefined || authorization === `Bearer ${apiKey}`) return;
+/** Each route takes the key where its API's clients send it (see carriesApiKey); the 401 body follows the route. */
+function authorize(headers: IncomingHttpHeaders, path: string, apiKey: string | undefined): void {
+  if (apiKey === undefined || carriesApiKey(headers, wireFormatForPath(path), apiKey)) return;
   throw new MockRequestError(401, {
     message: 'Incorrect API key provided. (mock upstream)',
     type: 'invalid_request_error',

@@ -7,12 +7,29 @@ export interface ErrorBody {
   error: OpenAIErrorObject;
 }
 
+export interface ToolCallBody {
+  id: string;
+  type: string;
+  function: { name: string; arguments: string };
+}
+
+export interface ToolCallDeltaBody {
+  index: number;
+  id?: string;
+  type?: string;
+  function: { name?: string; arguments: string };
+}
+
 export interface ChatCompletionBody {
   id: string;
   object: string;
   created: number;
   model: string;
-  choices: Array<{ index: number; message: { role: string; content: string }; finish_reason: string }>;
+  choices: Array<{
+    index: number;
+    message: { role: string; content: string | null; tool_calls?: ToolCallBody[] };
+    finish_reason: string;
+  }>;
   usage?: ChatUsage;
 }
 
@@ -20,7 +37,11 @@ export interface ChatCompletionChunkBody {
   id: string;
   object: string;
   model: string;
-  choices: Array<{ index: number; delta: { role?: string; content?: string }; finish_reason: string | null }>;
+  choices: Array<{
+    index: number;
+    delta: { role?: string; content?: string | null; tool_calls?: ToolCallDeltaBody[] };
+    finish_reason: string | null;
+  }>;
   usage?: ChatUsage | null;
 }
 

@@ -3,6 +3,7 @@ import { isJsonRecord, type JsonRecord } from '../json-value.ts';
 import type { MockReply } from '../reply.ts';
 import type { RouteContext } from '../routes.ts';
 import { countChatPromptTokens } from '../token-counting.ts';
+import { serializeAnthropicError } from './anthropic-error.ts';
 
 /**
  * POST /v1/messages in Anthropic's wire format. The answer is the same deterministic text as the OpenAI route
@@ -47,7 +48,7 @@ export function replyToAnthropicMessages(body: unknown, context: RouteContext): 
 }
 
 export function anthropicErrorReply(status: number, type: string, message: string): MockReply {
-  return { kind: 'json', status, body: JSON.stringify({ type: 'error', error: { type, message } }) };
+  return { kind: 'json', status, body: serializeAnthropicError(type, message) };
 }
 
 /** The request, or the message of the 400 Anthropic would answer (worded like Anthropic's own). */
