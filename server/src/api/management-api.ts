@@ -32,9 +32,10 @@ export async function registerManagementApi(
   app: FastifyInstance,
   dependencies: ManagementApiDependencies,
 ): Promise<void> {
-  await app.register(cookie);
   await app.register(
     async (api) => {
+      // Cookies matter only to the console's API; the gateway's hot path never parses them.
+      await api.register(cookie);
       api.decorateRequest('actor', null as unknown as Actor);
       api.addHook('onRoute', (route) => {
         route.config = { ...route.config, errorFormat: 'problem' };

@@ -9,6 +9,7 @@ import {
   sql,
   type MigrationResultSet,
 } from 'kysely';
+import type { DatabaseSync } from 'node:sqlite';
 import pg from 'pg';
 import { migrationProvider } from './migrations/index.ts';
 import { openNodeSqlite } from './node-sqlite-adapter.ts';
@@ -20,6 +21,8 @@ export type DatabaseEngine = 'sqlite' | 'postgres';
 export interface DatabaseHandle {
   readonly db: Database;
   readonly engine: DatabaseEngine;
+  /** The embedded engine's connection, for the few hot writes that use cached prepared statements directly. */
+  readonly sqlite?: DatabaseSync;
   close(): Promise<void>;
 }
 
@@ -50,7 +53,7 @@ export function openDatabase(options: OpenDatabaseOptions): DatabaseHandle {
   mkdirSync(options.dataDir, { recursive: true });
   const sqlite = openNodeSqlite(path.join(options.dataDir, 'aihub.db'));
   const db = new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: sqlite }) });
-  return { db, engine: 'sqlite', close: () => db.destroy() };
+  return { db, engine: 'sqlite', sqlite: sqlite.raw, close: () => db.destroy() };
 }
 
 function parsePostgresType(typeId: number, format?: 'text' | 'binary'): (value: string) => unknown {

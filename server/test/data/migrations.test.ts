@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../../src/db/database.ts';
+import { migrationProvider } from '../../src/db/migrations/index.ts';
 import { createTestDatabase, testEngines, type TestDatabase } from '../support/test-database.ts';
 
 const expectedTables = [
@@ -43,12 +44,14 @@ describe.each(testEngines)('migrations on %s', (engine) => {
 
     const result = await migrateToLatest(database.handle.db);
 
-    expect(result.results?.map((migration) => [migration.migrationName, migration.status])).toEqual([
-      ['0001-initial', 'Success'],
-      ['0002-identity-and-tenancy', 'Success'],
-    ]);
+    const allMigrations = Object.keys(await migrationProvider.getMigrations()).sort();
+    expect(allMigrations.slice(0, 2)).toEqual(['0001-initial', '0002-identity-and-tenancy']);
+    expect(result.results?.map((migration) => [migration.migrationName, migration.status])).toEqual(
+      allMigrations.map((name) => [name, 'Success']),
+    );
     const tableNames = await listOwnTables(database);
-    expect(tableNames.filter((name) => !migrationTables.has(name)).sort()).toEqual(expectedTables);
+    // Later migrations add tables; these are the ones the first two must create.
+    expect(tableNames.filter((name) => !migrationTables.has(name))).toEqual(expect.arrayContaining(expectedTables));
     expect(tableNames).toContain('schema_migrations');
   });
 
@@ -77,7 +80,8 @@ describe.each(testEngines)('migrations on %s', (engine) => {
 
       const result = await migrateToLatest(database.handle.db);
 
-      expect(result.results?.map((migration) => migration.status)).toEqual(['Success', 'Success']);
+      const migrationCount = Object.keys(await migrationProvider.getMigrations()).length;
+      expect(result.results?.map((migration) => migration.status)).toEqual(Array(migrationCount).fill('Success'));
       expect(await listOwnTables(database)).toContain('usage_records');
       expect(await database.handle.db.selectFrom('users').selectAll().execute()).toEqual([]);
     } finally {

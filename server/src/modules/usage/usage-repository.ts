@@ -1,13 +1,44 @@
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { Database } from '../../db/database.ts';
 import type { UsageRecordInsert } from '../../db/schema.ts';
 
 /** Rows per INSERT statement: keeps SQLite under its bound-parameter limit (19 columns × 500 < 32766). */
 const rowsPerStatement = 500;
 
+const usageColumns = [
+  'id',
+  'request_id',
+  'created_at',
+  'key_id',
+  'model',
+  'provider_id',
+  'deployment_model',
+  'endpoint',
+  'streamed',
+  'prompt_tokens',
+  'completion_tokens',
+  'cached_tokens',
+  'usage_source',
+  'cost_micros',
+  'latency_ms',
+  'first_token_ms',
+  'status',
+  'outcome',
+  'error_code',
+] as const satisfies readonly (keyof UsageRecordInsert)[];
+
 export class UsageRepository {
   readonly #db: Database;
-  constructor(db: Database) {
+  readonly #sqlite: DatabaseSync | undefined;
+  #sqliteInsert: StatementSync | undefined;
+
+  /**
+   * With the embedded engine, batches go through one cached prepared statement instead of Kysely: SQLite runs on
+   * this thread, and building and preparing a 500-row INSERT per batch cost more than the gateway's own work.
+   */
+  constructor(db: Database, sqlite?: DatabaseSync) {
     this.#db = db;
+    this.#sqlite = sqlite;
   }
 
   /**
@@ -16,6 +47,12 @@ export class UsageRepository {
    */
   async insertBatch(records: readonly UsageRecordInsert[]): Promise<void> {
     if (records.length === 0) return;
+    const sqlite = this.#sqlite;
+    if (sqlite) {
+      // Holding Kysely's connection keeps this batch from landing inside another caller's open transaction.
+      await this.#db.connection().execute(async () => this.#insertBatchSqlite(sqlite, records));
+      return;
+    }
     await this.#db.transaction().execute(async (transaction) => {
       for (let start = 0; start < records.length; start += rowsPerStatement) {
         await transaction
@@ -25,6 +62,23 @@ export class UsageRepository {
           .execute();
       }
     });
+  }
+
+  #insertBatchSqlite(sqlite: DatabaseSync, records: readonly UsageRecordInsert[]): void {
+    this.#sqliteInsert ??= sqlite.prepare(
+      `insert into usage_records (${usageColumns.join(', ')}) values (${usageColumns.map(() => '?').join(', ')}) on conflict (id) do nothing`,
+    );
+    const insert = this.#sqliteInsert;
+    sqlite.exec('begin immediate');
+    try {
+      for (const record of records) {
+        insert.run(...usageColumns.map((column) => toSqliteValue(record[column])));
+      }
+      sqlite.exec('commit');
+    } catch (error) {
+      sqlite.exec('rollback');
+      throw error;
+    }
   }
 
   listRecent(limit: number) {
@@ -38,4 +92,10 @@ export class UsageRepository {
       .executeTakeFirstOrThrow();
     return Number(row.count);
   }
+}
+
+function toSqliteValue(value: string | number | boolean | null | undefined): string | number | null {
+  if (value === undefined) return null;
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  return value;
 }
