@@ -24,7 +24,6 @@ import { registerManagementApi } from '../api/management-api.ts';
 import { registerOpenApi } from '../api/openapi.ts';
 import { managementRoutes } from '../api/routes/index.ts';
 import { AccessTokens } from '../modules/identity/access-tokens.ts';
-import { createIdentityServices, createMailer, type Mailer } from '../modules/identity/index.ts';
 import { Authorizer } from '../modules/tenancy/index.ts';
 import { registerErrorHandling } from './error-handler.ts';
 import { registerHealth } from './health.ts';
@@ -51,8 +50,6 @@ export interface CreateAppOptions {
   logger?: FastifyServerOptions['logger'];
   /** Overrides the database location (tests use a per-run PostgreSQL schema). */
   database?: DatabaseHandle;
-  /** Where account emails go (tests capture them); default: SMTP from config, or the log. */
-  mailer?: Mailer;
 }
 
 /** Builds the whole service: storage, gateway pieces and HTTP routes. Tests drive the result in-process. */
@@ -111,8 +108,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   });
   registerHealth(app, database);
   await registerOpenApi(app);
-  const accessTokens = new AccessTokens(config.secretKey, config.identity.accessTokenTtlSeconds);
-  const mailer = options.mailer ?? createMailer(config.identity, app.log);
+  const accessTokens = new AccessTokens(config.secretKey);
   const apiContext: ApiContext = {
     config,
     db: database.db,
@@ -120,7 +116,6 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     accessTokens,
     keys,
     keyAuthenticator: authenticator,
-    identity: createIdentityServices({ db: database.db, config, accessTokens, mailer, log: app.log }),
   };
   await registerManagementApi(app, {
     db: database.db,
@@ -144,7 +139,6 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     await journal.close();
     await gateway.upstream.close();
     await gateway.tokenCounter.close();
-    mailer.close();
     await database.close();
   };
 
