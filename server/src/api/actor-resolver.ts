@@ -2,7 +2,8 @@ import type { FastifyRequest } from 'fastify';
 import type { Database } from '../db/database.ts';
 import { AppError } from '../errors/app-error.ts';
 import type { KeyAuthenticator } from '../gateway/key-authenticator.ts';
-import type { AccessTokens} from '../modules/identity/access-tokens.ts';
+import { assertKeyAllowedFrom } from '../gateway/key-policy.ts';
+import type { AccessTokens } from '../modules/identity/access-tokens.ts';
 import { looksLikeJwt } from '../modules/identity/access-tokens.ts';
 import type { Actor } from '../modules/tenancy/index.ts';
 
@@ -32,6 +33,7 @@ export class ActorResolver {
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1];
     if (bearer !== undefined && !looksLikeJwt(bearer)) {
       const principal = await this.#keys.authenticate(bearer);
+      assertKeyAllowedFrom(principal, request.ip);
       const needed = safeMethods.has(request.method) ? 'management:read' : 'management:write';
       if (
         !principal.scopes.has(needed) &&
@@ -68,7 +70,7 @@ export class ActorResolver {
       .executeTakeFirst();
     if (!session) throw new AppError('unauthenticated', 'this session has ended; sign in again');
     const user = await this.#activeUser(claims.userId);
-    return { userId: user.id, platformRole: user.role, via: 'session', ...context };
+    return { userId: user.id, platformRole: user.role, via: 'session', sessionId: claims.sessionId, ...context };
   }
 
   async #activeUser(userId: string): Promise<{ id: string; role: 'admin' | 'member' }> {

@@ -3,6 +3,7 @@ import type { Config } from '../config/config.ts';
 import type { Database } from '../db/database.ts';
 import type { KeyAuthenticator } from '../gateway/key-authenticator.ts';
 import type { AccessTokens } from '../modules/identity/access-tokens.ts';
+import type { IdentityServices } from '../modules/identity/index.ts';
 import type { KeyService } from '../modules/keys/index.ts';
 import type { Authorizer } from '../modules/tenancy/index.ts';
 
@@ -14,6 +15,8 @@ export interface ApiContext {
   readonly accessTokens: AccessTokens;
   readonly keys: KeyService;
   readonly keyAuthenticator: KeyAuthenticator;
+  /** Sessions, sign-in, accounts and passwords (modules/identity). */
+  readonly identity: IdentityServices;
 }
 
 export type ApiRoutes = (api: FastifyInstance, context: ApiContext) => void | Promise<void>;

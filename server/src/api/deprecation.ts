@@ -26,7 +26,14 @@ export function registerDeprecationHeaders(app: FastifyInstance): void {
     if (!deprecation) return payload;
     reply.header('deprecation', `@${Math.floor(Date.parse(deprecation.deprecatedAt) / 1000)}`);
     if (deprecation.sunsetAt) reply.header('sunset', new Date(deprecation.sunsetAt).toUTCString());
-    if (deprecation.successor) reply.header('link', `<${deprecation.successor}>; rel="successor-version"`);
+    if (deprecation.successor) {
+      // The successor is a route pattern ("/api/v2/organizations/{org_id}"): fill it with this request's parameters.
+      const params = request.params as Record<string, string | undefined>;
+      const successor = deprecation.successor.replace(/\{(\w+)\}/g, (_match, name: string) =>
+        encodeURIComponent(params[name] ?? ''),
+      );
+      reply.header('link', `<${successor}>; rel="successor-version"`);
+    }
     return payload;
   });
 }

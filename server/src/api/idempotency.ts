@@ -2,11 +2,14 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Database } from '../db/database.ts';
 import { AppError } from '../errors/app-error.ts';
+import { redactSecrets } from '../modules/audit/index.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** Creating POSTs honour an `Idempotency-Key` header: a retry replays the first response. */
     idempotent?: boolean;
+    /** Top-level response fields never stored for replay (secrets shown once): a replay comes back without them. */
+    idempotencyOmits?: readonly string[];
   }
   interface FastifyRequest {
     idempotencyRecord?: { scope: string; key: string };
@@ -31,10 +34,13 @@ export function registerIdempotency(app: FastifyInstance, db: Database): void {
         param: idempotencyHeader,
       });
     }
-    const caller = request.actor.keyId ?? request.actor.userId;
+    // Public routes (registration) have no actor; their callers are told apart by address.
+    const actor = request.actor as typeof request.actor | null;
+    const caller = actor ? (actor.keyId ?? actor.userId) : `anonymous:${request.ip}`;
     const scope = `${caller}:${request.method}:${request.routeOptions.url ?? request.url}:${JSON.stringify(request.params)}`;
     const requestHash = createHash('sha256')
-      .update(JSON.stringify(request.body ?? null))
+      // Without secrets: an unsalted sha256 of a body holding a password would be a cheap way to crack it.
+      .update(JSON.stringify(redactSecrets(request.body ?? null)))
       .digest('base64url');
     const existing = await db
       .selectFrom('idempotency_records')
@@ -66,7 +72,13 @@ export function registerIdempotency(app: FastifyInstance, db: Database): void {
     } else {
       await db
         .updateTable('idempotency_records')
-        .set({ status: reply.statusCode, response: typeof payload === 'string' ? payload : null })
+        .set({
+          status: reply.statusCode,
+          response:
+            typeof payload === 'string'
+              ? withoutFields(payload, request.routeOptions.config.idempotencyOmits ?? [])
+              : null,
+        })
         .where('scope', '=', record.scope)
         .where('key', '=', record.key)
         .execute();
@@ -93,4 +105,16 @@ function replay(
     .header('idempotent-replayed', 'true')
     .type('application/json')
     .send(existing.response ?? '');
+}
+
+function withoutFields(payload: string, fields: readonly string[]): string | null {
+  if (fields.length === 0) return payload;
+  try {
+    const body: unknown = JSON.parse(payload);
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) return payload;
+    return JSON.stringify(Object.fromEntries(Object.entries(body).filter(([field]) => !fields.includes(field))));
+  } catch {
+    // Not JSON: store nothing rather than risk keeping what was meant to be shown once.
+    return null;
+  }
 }

@@ -22,33 +22,41 @@ export interface ManagementApiDependencies {
   actors: ActorResolver;
   /** Each domain adds its routes here, inside the /api/v1 scope. */
   routes: ReadonlyArray<(api: FastifyInstance) => void | Promise<void>>;
+  /** Routes whose v2 shape already exists (see docs/api-versioning.md), under /api/v2. */
+  v2Routes?: ReadonlyArray<(api: FastifyInstance) => void | Promise<void>>;
 }
 
 /**
- * The versioned management API under /api/v1: problem+json errors, sign-in by access token, API key or session
+ * The versioned management API under /api/v1 (and /api/v2 for routes that have a v2 shape): problem+json errors, sign-in by access token, API key or session
  * cookie (with CSRF on writes), idempotency keys on creating POSTs, deprecation headers from route metadata.
  */
 export async function registerManagementApi(
   app: FastifyInstance,
   dependencies: ManagementApiDependencies,
 ): Promise<void> {
-  await app.register(
-    async (api) => {
-      // Cookies matter only to the console's API; the gateway's hot path never parses them.
-      await api.register(cookie);
-      api.decorateRequest('actor', null as unknown as Actor);
-      api.addHook('onRoute', (route) => {
-        route.config = { ...route.config, errorFormat: 'problem' };
-      });
-      // Before body parsing: a caller who is not signed in learns nothing about what a valid body looks like.
-      api.addHook('onRequest', async (request) => {
-        if (request.routeOptions.config.public) return;
-        request.actor = await dependencies.actors.resolve(request);
-      });
-      registerIdempotency(api, dependencies.db);
-      registerDeprecationHeaders(api);
-      for (const register of dependencies.routes) await register(api);
-    },
-    { prefix: '/api/v1' },
-  );
+  const versions = [
+    ['/api/v1', dependencies.routes],
+    ['/api/v2', dependencies.v2Routes ?? []],
+  ] as const;
+  for (const [prefix, routes] of versions) {
+    await app.register(
+      async (api) => {
+        // Cookies matter only to the console's API; the gateway's hot path never parses them.
+        await api.register(cookie);
+        api.decorateRequest('actor', null as unknown as Actor);
+        api.addHook('onRoute', (route) => {
+          route.config = { ...route.config, errorFormat: 'problem' };
+        });
+        // Before body parsing: a caller who is not signed in learns nothing about what a valid body looks like.
+        api.addHook('onRequest', async (request) => {
+          if (request.routeOptions.config.public) return;
+          request.actor = await dependencies.actors.resolve(request);
+        });
+        registerIdempotency(api, dependencies.db);
+        registerDeprecationHeaders(api);
+        for (const register of routes) await register(api);
+      },
+      { prefix },
+    );
+  }
 }

@@ -1,9 +1,11 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig } from '../config/load-config.ts';
 import { migrateToLatest, openDatabase } from '../db/database.ts';
-import { KeyRepository, KeyService } from '../modules/keys/index.ts';
+import { AppError } from '../errors/app-error.ts';
+import { KeyRepository, KeyService, keyScopes } from '../modules/keys/index.ts';
 import { UserRepository } from '../modules/users/index.ts';
 import { serve } from './serve.ts';
+import { runSetPassword } from './users-set-password.ts';
 import { version } from './version.ts';
 
 /** Parses arguments and runs one command; returns the process exit code. */
@@ -51,19 +53,26 @@ export async function runCli(argv: readonly string[], output: (line: string) => 
     .option('--models <models>', 'comma-separated model allowlist (default: all models)')
     .option('--expires <when>', 'expiry: an ISO date/time, or a duration such as 30d, 12h')
     .option('--user <email>', 'owner (default: the bootstrap admin)', 'admin@localhost')
-    .action(async (options: { name: string; models?: string; expires?: string; user: string }) => {
+    .option('--org <id>', "organization (default: the owner's first organization)")
+    .option('--team <id>', 'make it a key of this team (in the organization)')
+    .option('--scopes <scopes>', `comma-separated scopes: ${keyScopes.join(', ')} (default: chat,embeddings,models)`)
+    .option('--ip-allowlist <entries>', 'comma-separated IPs or CIDR ranges the key may be used from (default: any)')
+    .action(async (options: KeysCreateOptions) => {
       await withKeys(async (keys, _migrations, users) => {
         const owner = await users.findByEmail(options.user);
         if (!owner) throw new CliError(`no user ${options.user}; start the server once to create the admin`);
-        const allowedModels = options.models
-          ?.split(',')
-          .map((model) => model.trim())
-          .filter(Boolean);
+        const allowedModels = splitList(options.models);
+        const expiresAt = options.expires ? parseExpiry(options.expires, Date.now()) : null;
+        const target = await keys.resolveOperatorTarget(owner.id, options.org, options.team);
         const { key, secret } = await keys.create({
           name: options.name,
           userId: owner.id,
+          orgId: target.orgId,
+          teamId: target.teamId,
+          scopes: splitList(options.scopes) ?? null,
+          ipAllowlist: splitList(options.ipAllowlist) ?? null,
           allowedModels: allowedModels && allowedModels.length > 0 ? allowedModels : null,
-          expiresAt: options.expires ? parseExpiry(options.expires, Date.now()) : null,
+          expiresAt,
         });
         output(`created key ${key.id} (${key.name})`);
         output(`secret (shown once, store it now): ${secret}`);
@@ -78,15 +87,14 @@ export async function runCli(argv: readonly string[], output: (line: string) => 
         const list = await keys.list();
         if (options.json) return output(JSON.stringify(list, null, 2));
         for (const key of list) {
-          const state = key.revokedAt
-            ? 'revoked'
-            : key.expiresAt !== null && key.expiresAt <= Date.now()
-              ? 'expired'
-              : 'active';
           const models = key.allowedModels ? key.allowedModels.join(',') : '*';
-          output(
-            `${key.id}  ${key.prefix}…  ${state}  ${key.name}  models=${models}${key.expiresAt ? `  expires=${new Date(key.expiresAt).toISOString()}` : ''}`,
-          );
+          const extras = [
+            `scopes=${key.scopes.join(',')}`,
+            ...(key.teamId ? [`team=${key.teamId}`] : []),
+            ...(key.ipAllowlist ? [`ips=${key.ipAllowlist.join(',')}`] : []),
+            ...(key.expiresAt ? [`expires=${new Date(key.expiresAt).toISOString()}`] : []),
+          ];
+          output(`${key.id}  ${key.prefix}…  ${key.status}  ${key.name}  models=${models}  ${extras.join('  ')}`);
         }
       });
     });
@@ -100,6 +108,29 @@ export async function runCli(argv: readonly string[], output: (line: string) => 
         output(`revoked key ${id}`);
       });
     });
+  keysCommand
+    .command('rotate')
+    .description('replace a key with a new secret (printed once); the old key keeps working for a grace period')
+    .argument('<id>', 'key id (from keys list)')
+    .option('--grace <duration>', 'how long the old key keeps working, e.g. 0s, 30m, 24h, 7d', '24h')
+    .action(async (id: string, options: { grace: string }) => {
+      await withKeys(async (keys) => {
+        const rotated = await keys.rotate(id, parseGraceSeconds(options.grace));
+        if (!rotated) throw new CliError(`no key with id ${id}`);
+        output(`rotated key ${id} into ${rotated.key.id} (${rotated.key.name})`);
+        output(`secret (shown once, store it now): ${rotated.secret}`);
+      });
+    });
+
+  const usersCommand = program.command('users').description('manage user accounts');
+  usersCommand
+    .command('set-password')
+    .description("set a user's password (read from stdin, or --password-env); ends their sessions")
+    .requiredOption('--email <email>', 'the account, e.g. admin@localhost')
+    .option('--password-env <name>', 'read the password from this environment variable instead of stdin')
+    .action(async (options: { email: string; passwordEnv?: string }) => {
+      exitCode = await runSetPassword(options, output);
+    });
 
   try {
     await program.parseAsync([...argv]);
@@ -107,7 +138,7 @@ export async function runCli(argv: readonly string[], output: (line: string) => 
     return exitCode;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
-    if (error instanceof ConfigError || error instanceof CliError) {
+    if (error instanceof ConfigError || error instanceof CliError || error instanceof AppError) {
       console.error(`aihub: ${error.message}`);
       return 1;
     }
@@ -116,6 +147,32 @@ export async function runCli(argv: readonly string[], output: (line: string) => 
 }
 
 class CliError extends Error {}
+
+interface KeysCreateOptions {
+  name: string;
+  models?: string;
+  expires?: string;
+  user: string;
+  org?: string;
+  team?: string;
+  scopes?: string;
+  ipAllowlist?: string;
+}
+
+function splitList(text: string | undefined): string[] | undefined {
+  return text
+    ?.split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
+/** Accepts "0", "90s", "30m", "24h", "7d" (at most 7 days, checked by the key service). */
+function parseGraceSeconds(text: string): number {
+  const match = /^(\d+)([smhd]?)$/.exec(text);
+  if (!match) throw new CliError(`cannot read grace period "${text}": use a duration like 30m, 24h or 7d`);
+  const unitSeconds = { '': 1, s: 1, m: 60, h: 3600, d: 86_400 } as const;
+  return Number(match[1]) * unitSeconds[match[2] as keyof typeof unitSeconds];
+}
 
 async function withKeys(
   action: (keys: KeyService, migrations: string[], users: UserRepository) => Promise<void>,

@@ -45,6 +45,10 @@ export async function serve(
   } else {
     output('Create a key with: npm run aihub -- keys create --name my-app');
   }
+  if (bootstrap.created) {
+    output('To sign in to the console as admin@localhost, set a password first:');
+    output('  npm run aihub -- users set-password --email admin@localhost   (reads it from stdin)');
+  }
 
   await stopped;
   await instance.close();

@@ -43,6 +43,28 @@ export interface MeteringConfig {
   readonly maxBatchSize: number;
 }
 
+// --- Identity (registration, sign-in, email) -------------------------------------------------------------------
+
+export type RegistrationMode = 'open' | 'invite' | 'closed';
+
+export interface IdentityConfig {
+  /** Who may create an account: anyone, only holders of an invitation, or nobody (AIHUB_REGISTRATION). */
+  readonly registration: RegistrationMode;
+  /** Base for links in emails (password reset, verification), without a trailing slash (AIHUB_PUBLIC_URL). */
+  readonly publicUrl: string;
+  /** smtp:// or smtps:// URL; undefined means emails are written to the log (development) (AIHUB_SMTP_URL). */
+  readonly smtpUrl: string | undefined;
+  readonly emailFrom: string;
+  /** Refuse sign-in until the address is verified (AIHUB_REQUIRE_EMAIL_VERIFICATION). */
+  readonly requireEmailVerification: boolean;
+  readonly accessTokenTtlSeconds: number;
+  readonly refreshTokenTtlSeconds: number;
+  /** log2 of scrypt's N for new password hashes (AIHUB_PASSWORD_HASH_COST); tests lower it. */
+  readonly passwordHashCost: number;
+}
+
+// -----------------------------------------------------------------------------------------------------------------
+
 export interface Config {
   readonly host: string;
   readonly port: number;
@@ -59,4 +81,12 @@ export interface Config {
   readonly providers: readonly ProviderConfig[];
   readonly models: readonly ModelConfig[];
   readonly configFile: string | undefined;
+  readonly identity: IdentityConfig;
+  readonly sso: SsoConfig;
+}
+
+/** Operator-level SSO switches (never per organization: an organization admin must not be able to relax them). */
+export interface SsoConfig {
+  /** Allow `http://` issuers on loopback hosts (tests, local development). Off by default. */
+  readonly allowInsecureLoopback: boolean;
 }

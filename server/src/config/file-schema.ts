@@ -56,6 +56,21 @@ export const ModelFileSchema = Type.Object(
   { additionalProperties: false },
 );
 
+// --- Identity (registration, sign-in, email) -------------------------------------------------------------------
+/** The SMTP URL holds a password, so it is read from AIHUB_SMTP_URL only, never from the file. */
+export const IdentityFileSchema = Type.Object(
+  {
+    registration: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('invite'), Type.Literal('closed')])),
+    public_url: Type.Optional(Type.String({ pattern: '^https?://' })),
+    email_from: Type.Optional(Type.String({ minLength: 3 })),
+    require_email_verification: Type.Optional(Type.Boolean()),
+    access_token_ttl_seconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 86_400 })),
+    refresh_token_ttl_seconds: Type.Optional(Type.Integer({ minimum: 300, maximum: 31_536_000 })),
+  },
+  { additionalProperties: false },
+);
+// -----------------------------------------------------------------------------------------------------------------
+
 export const ConfigFileSchema = Type.Object(
   {
     server: Type.Optional(
@@ -70,6 +85,7 @@ export const ConfigFileSchema = Type.Object(
     ),
     providers: Type.Optional(Type.Array(ProviderFileSchema)),
     models: Type.Optional(Type.Array(ModelFileSchema)),
+    identity: Type.Optional(IdentityFileSchema),
   },
   { additionalProperties: false },
 );
@@ -77,3 +93,4 @@ export const ConfigFileSchema = Type.Object(
 export type ConfigFile = Type.Static<typeof ConfigFileSchema>;
 export type ProviderFile = Type.Static<typeof ProviderFileSchema>;
 export type ModelFile = Type.Static<typeof ModelFileSchema>;
+export type IdentityFile = Type.Static<typeof IdentityFileSchema>;

@@ -11,8 +11,14 @@ import {
   presetNames,
   type ProviderPreset,
 } from '../providers/presets/provider-presets.ts';
-import type { Config, ModelConfig, ProviderConfig, ProviderType } from './config.ts';
-import { ConfigFileSchema, type ConfigFile, type ModelFile, type ProviderFile } from './file-schema.ts';
+import type { Config, IdentityConfig, ModelConfig, ProviderConfig, ProviderType, RegistrationMode } from './config.ts';
+import {
+  ConfigFileSchema,
+  type ConfigFile,
+  type IdentityFile,
+  type ModelFile,
+  type ProviderFile,
+} from './file-schema.ts';
 
 /** A configuration problem, always naming where it is: an environment variable or a path inside the file. */
 export class ConfigError extends Error {
@@ -29,7 +35,10 @@ type Environment = Readonly<Record<string, string | undefined>>;
 export interface LoadConfigOptions {
   environment?: Environment;
   /** Overrides applied after env and file, for tests and the CLI. */
-  overrides?: Partial<Omit<Config, 'providers' | 'models'>> & { file?: unknown };
+  overrides?: Partial<Omit<Config, 'providers' | 'models' | 'identity'>> & {
+    file?: unknown;
+    identity?: Partial<IdentityConfig>;
+  };
   /**
    * Generate and keep a secret key under dataDir when none is given. Default true; instances sharing a PostgreSQL
    * database must share one key, so cluster deployments set AIHUB_SECRET_KEY.
@@ -57,9 +66,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const providers = (file.providers ?? []).map((provider, index) => toProviderConfig(provider, index, environment));
   const models = toModelConfigs(file.models ?? [], providers);
 
+  const host = overrides.host ?? environment.AIHUB_HOST ?? file.server?.host ?? '127.0.0.1';
+  const port = overrides.port ?? readInteger(environment, 'AIHUB_PORT', 0, 65535) ?? file.server?.port ?? 8080;
   const config: Config = {
-    host: overrides.host ?? environment.AIHUB_HOST ?? file.server?.host ?? '127.0.0.1',
-    port: overrides.port ?? readInteger(environment, 'AIHUB_PORT', 0, 65535) ?? file.server?.port ?? 8080,
+    host,
+    port,
     bodyLimitBytes:
       overrides.bodyLimitBytes ??
       readInteger(environment, 'AIHUB_BODY_LIMIT_BYTES', 1024, 1 << 30) ??
@@ -79,9 +90,99 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     providers,
     models,
     configFile: overrides.configFile ?? configFilePath,
+    identity: readIdentityConfig(environment, file.identity ?? {}, { host, port }, overrides.identity ?? {}),
+    sso: overrides.sso ?? {
+      allowInsecureLoopback: readBoolean(environment, 'AIHUB_SSO_ALLOW_INSECURE_LOOPBACK') ?? false,
+    },
   };
   return deepFreeze(config);
 }
+
+// --- Identity (registration, sign-in, email) -------------------------------------------------------------------
+
+const registrationModes: readonly RegistrationMode[] = ['open', 'invite', 'closed'];
+
+function readIdentityConfig(
+  environment: Environment,
+  file: IdentityFile,
+  listen: { host: string; port: number },
+  overrides: Partial<IdentityConfig>,
+): IdentityConfig {
+  const registrationText = emptyToUndefined(environment.AIHUB_REGISTRATION);
+  if (registrationText !== undefined && !registrationModes.includes(registrationText as RegistrationMode)) {
+    throw new ConfigError('AIHUB_REGISTRATION', `must be one of ${registrationModes.join(', ')}`);
+  }
+  const publicUrl = (
+    overrides.publicUrl ??
+    readUrl(environment, 'AIHUB_PUBLIC_URL', ['http:', 'https:']) ??
+    file.public_url ??
+    defaultPublicUrl(listen)
+  ).replace(/\/+$/, '');
+  return {
+    registration:
+      overrides.registration ?? (registrationText as RegistrationMode | undefined) ?? file.registration ?? 'invite',
+    publicUrl,
+    smtpUrl: overrides.smtpUrl ?? readUrl(environment, 'AIHUB_SMTP_URL', ['smtp:', 'smtps:']),
+    emailFrom:
+      overrides.emailFrom ??
+      emptyToUndefined(environment.AIHUB_EMAIL_FROM) ??
+      file.email_from ??
+      `AI Hub <no-reply@${new URL(publicUrl).hostname}>`,
+    requireEmailVerification:
+      overrides.requireEmailVerification ??
+      readBoolean(environment, 'AIHUB_REQUIRE_EMAIL_VERIFICATION') ??
+      file.require_email_verification ??
+      false,
+    accessTokenTtlSeconds:
+      overrides.accessTokenTtlSeconds ??
+      readInteger(environment, 'AIHUB_ACCESS_TOKEN_TTL_SECONDS', 60, 86_400) ??
+      file.access_token_ttl_seconds ??
+      15 * 60,
+    refreshTokenTtlSeconds:
+      overrides.refreshTokenTtlSeconds ??
+      readInteger(environment, 'AIHUB_REFRESH_TOKEN_TTL_SECONDS', 300, 31_536_000) ??
+      file.refresh_token_ttl_seconds ??
+      30 * 86_400,
+    // Below 14 is too cheap for production; tests lower it through overrides only.
+    passwordHashCost: overrides.passwordHashCost ?? readInteger(environment, 'AIHUB_PASSWORD_HASH_COST', 14, 20) ?? 15,
+  };
+}
+
+/** Unspecified listen addresses are not reachable by a browser, so links point at localhost instead. */
+function defaultPublicUrl({ host, port }: { host: string; port: number }): string {
+  const reachable = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+  return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`;
+}
+
+function readUrl(environment: Environment, name: string, protocols: readonly string[]): string | undefined {
+  const text = emptyToUndefined(environment[name]);
+  if (text === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(name, 'is not a valid URL');
+  }
+  if (!protocols.includes(url.protocol)) {
+    throw new ConfigError(name, `must start with ${protocols.map((protocol) => `${protocol}//`).join(' or ')}`);
+  }
+  return text;
+}
+
+function readBoolean(environment: Environment, name: string): boolean | undefined {
+  const text = emptyToUndefined(environment[name])?.trim().toLowerCase();
+  if (text === undefined) return undefined;
+  if (['true', '1', 'yes'].includes(text)) return true;
+  if (['false', '0', 'no'].includes(text)) return false;
+  throw new ConfigError(name, 'must be true or false');
+}
+
+/** For CLI options that name an environment variable holding a secret (`--password-env`). */
+export function readSecretFromEnvironment(name: string, environment: Environment = process.env): string | undefined {
+  return environment[name];
+}
+
+// -----------------------------------------------------------------------------------------------------------------
 
 function readConfigFile(filePath: string): ConfigFile {
   let text: string;

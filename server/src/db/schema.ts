@@ -188,6 +188,17 @@ export interface IdempotencyRecordsTable {
   created_at: number;
 }
 
+/** An identity at an OpenID provider (issuer + subject) linked to a user, so an email change there still maps. */
+export interface SsoIdentitiesTable {
+  issuer: string;
+  subject: string;
+  user_id: string;
+  /** The email the provider last asserted; the user's own email is not changed by it. */
+  email: string;
+  created_at: number;
+  last_login_at: number;
+}
+
 export interface DatabaseSchema {
   users: UsersTable;
   api_keys: ApiKeysTable;
@@ -203,6 +214,7 @@ export interface DatabaseSchema {
   user_tokens: UserTokensTable;
   audit_events: AuditEventsTable;
   idempotency_records: IdempotencyRecordsTable;
+  sso_identities: SsoIdentitiesTable;
 }
 
 export type ApiKeyRow = Selectable<ApiKeysTable>;

@@ -23,7 +23,9 @@ import { ActorResolver } from '../api/actor-resolver.ts';
 import { registerManagementApi } from '../api/management-api.ts';
 import { registerOpenApi } from '../api/openapi.ts';
 import { managementRoutes } from '../api/routes/index.ts';
+import { managementRoutesV2 } from '../api/routes/organizations-v2-routes.ts';
 import { AccessTokens } from '../modules/identity/access-tokens.ts';
+import { createIdentityServices, createMailer, type Mailer } from '../modules/identity/index.ts';
 import { Authorizer } from '../modules/tenancy/index.ts';
 import { registerErrorHandling } from './error-handler.ts';
 import { registerHealth } from './health.ts';
@@ -50,6 +52,8 @@ export interface CreateAppOptions {
   logger?: FastifyServerOptions['logger'];
   /** Overrides the database location (tests use a per-run PostgreSQL schema). */
   database?: DatabaseHandle;
+  /** Where account emails go (tests capture them); default: SMTP from config, or the log. */
+  mailer?: Mailer;
 }
 
 /** Builds the whole service: storage, gateway pieces and HTTP routes. Tests drive the result in-process. */
@@ -108,7 +112,8 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   });
   registerHealth(app, database);
   await registerOpenApi(app);
-  const accessTokens = new AccessTokens(config.secretKey);
+  const accessTokens = new AccessTokens(config.secretKey, config.identity.accessTokenTtlSeconds);
+  const mailer = options.mailer ?? createMailer(config.identity, app.log);
   const apiContext: ApiContext = {
     config,
     db: database.db,
@@ -116,11 +121,13 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     accessTokens,
     keys,
     keyAuthenticator: authenticator,
+    identity: createIdentityServices({ db: database.db, config, accessTokens, mailer, log: app.log }),
   };
   await registerManagementApi(app, {
     db: database.db,
     actors: new ActorResolver(database.db, accessTokens, authenticator),
     routes: managementRoutes.map((register) => (api: FastifyInstance) => register(api, apiContext)),
+    v2Routes: managementRoutesV2.map((register) => (api: FastifyInstance) => register(api, apiContext)),
   });
   await app.register(async (v1) => {
     registerKeyAuthentication(v1, authenticator);
@@ -139,6 +146,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     await journal.close();
     await gateway.upstream.close();
     await gateway.tokenCounter.close();
+    mailer.close();
     await database.close();
   };
 

@@ -64,17 +64,22 @@ async function withDatabase<T>(action: (handle: DatabaseHandle) => Promise<T>): 
   }
 }
 
-/** What the first `serve` does: create the admin that `keys create` gives keys to by default. */
-async function seedAdmin(): Promise<void> {
-  await withDatabase((handle) =>
-    new UserRepository(handle.db).insert({
+/**
+ * What the first `serve` does: create the admin that `keys create` gives keys to by default, and the organization
+ * they own (where their keys go unless --org names another); returns that organization's id.
+ */
+async function seedAdmin(): Promise<string> {
+  return withDatabase(async (handle) => {
+    const users = new UserRepository(handle.db);
+    await users.insert({
       id: 'admin-user',
       email: 'admin@localhost',
       name: 'Administrator',
       role: 'admin',
       created_at: Date.now(),
-    }),
-  );
+    });
+    return users.createOrganizationWithOwner('Default organization', 'admin-user', Date.now());
+  });
 }
 
 async function createKey(...extraArguments: string[]): Promise<{ id: string; secret: string; lines: string[] }> {
@@ -103,7 +108,7 @@ describe('aihub CLI in-process', () => {
   it('migrates an empty database, then reports it up to date', async () => {
     expect(await run('migrate')).toEqual({
       exitCode: 0,
-      lines: ['migrations applied: 0001-initial, 0002-identity-and-tenancy'],
+      lines: ['migrations applied: 0001-initial, 0002-identity-and-tenancy, 0003-sso-identities'],
       errors: [],
     });
     expect(await run('migrate')).toEqual({
@@ -146,7 +151,9 @@ describe('aihub CLI in-process', () => {
 
     expect(plain.exitCode).toBe(0);
     expect(plain.lines).toHaveLength(1);
-    expect(plain.lines[0]).toMatch(new RegExp(`^${id}  sk-aihub-\\S{6}…  active  ci  models=gpt-test$`));
+    expect(plain.lines[0]).toMatch(
+      new RegExp(`^${id}  sk-aihub-\\S{6}…  active  ci  models=gpt-test  scopes=chat,embeddings,models$`),
+    );
     for (const output of [plain.lines.join('\n'), json.lines.join('\n')]) {
       expect(output).toContain(id);
       expect(output).not.toContain(secret);
@@ -176,6 +183,125 @@ describe('aihub CLI in-process', () => {
       expect(result.lines).toEqual([]);
       expect(result.errors).toEqual([`aihub: no active key with id ${target}`]);
     }
+  });
+
+  it("puts a key in the owner's organization by default, or in the team, scopes and addresses given", async () => {
+    const orgId = await seedAdmin();
+    await withDatabase((handle) =>
+      handle.db
+        .insertInto('teams')
+        .values({ id: 'team-ml', org_id: orgId, name: 'ML', created_at: Date.now(), updated_at: Date.now() })
+        .execute(),
+    );
+
+    const plain = await createKey();
+    const scoped = await createKey(
+      '--org',
+      orgId,
+      '--team',
+      'team-ml',
+      '--scopes',
+      'chat, management:read',
+      '--ip-allowlist',
+      '10.1.2.3/8,2001:DB8::1',
+    );
+
+    const keys = await listKeysAsJson();
+    expect(keys.find((key) => key.id === plain.id)).toMatchObject({
+      orgId,
+      teamId: null,
+      scopes: ['chat', 'embeddings', 'models'],
+      ipAllowlist: null,
+    });
+    expect(keys.find((key) => key.id === scoped.id)).toMatchObject({
+      orgId,
+      teamId: 'team-ml',
+      scopes: ['chat', 'management:read'],
+      ipAllowlist: ['10.0.0.0/8', '2001:db8::1'],
+    });
+    const listed = await run('keys', 'list');
+    expect(listed.lines.find((line) => line.startsWith(scoped.id))).toContain(
+      'scopes=chat,management:read  team=team-ml  ips=10.0.0.0/8,2001:db8::1',
+    );
+  });
+
+  it.each([
+    ['an organization the owner is not in', ['--org', 'org_elsewhere'], 'not a member of organization org_elsewhere'],
+    ['a team outside the organization', ['--team', 'team-nowhere'], 'no team team-nowhere'],
+    ['an unknown scope', ['--scopes', 'chat,admin'], 'unknown scope "admin"'],
+    ['an invalid address', ['--ip-allowlist', '10.0.0.0/33'], '"10.0.0.0/33" is not an IP address or CIDR range'],
+  ])('exits 1 naming the problem for %s and creates no key', async (_description, extra, message) => {
+    await seedAdmin();
+    const result = await run('keys', 'create', '--name', 'bad', ...extra);
+    expect(result.exitCode).toBe(1);
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors[0]).toContain(message);
+    expect(await listKeysAsJson()).toEqual([]);
+  });
+
+  it('exits 1 when the owner belongs to no organization and none is given', async () => {
+    await withDatabase((handle) =>
+      new UserRepository(handle.db).insert({
+        id: 'loner',
+        email: 'loner@example.com',
+        name: 'Loner',
+        role: 'member',
+        created_at: Date.now(),
+      }),
+    );
+    const result = await run('keys', 'create', '--name', 'x', '--user', 'loner@example.com');
+    expect(result.exitCode).toBe(1);
+    expect(result.errors[0]).toContain('belongs to no organization; pass one with --org');
+  });
+
+  it('rotates a key: a new secret printed once, the old one kept only for the grace period', async () => {
+    await seedAdmin();
+    const old = await createKey('--models', 'gpt-test', '--scopes', 'chat');
+    const lookup = (secret: string) =>
+      withDatabase((handle) => new KeyService(new KeyRepository(handle.db)).lookup(secret));
+
+    const before = Date.now();
+    const result = await run('keys', 'rotate', old.id, '--grace', '1h');
+
+    expect(result.exitCode).toBe(0);
+    expect(result.lines).toHaveLength(2);
+    const newId = new RegExp(`^rotated key ${old.id} into (\\S+) \\(ci\\)$`).exec(result.lines[0] ?? '')?.[1];
+    const secret = /^secret \(shown once, store it now\): (sk-aihub-\S+)$/.exec(result.lines[1] ?? '')?.[1];
+    expect(newId).toBeDefined();
+    expect(secret).toBeDefined();
+    const fresh = await lookup(secret!);
+    expect(fresh.status === 'valid' && fresh.principal).toMatchObject({
+      keyId: newId,
+      allowedModels: new Set(['gpt-test']),
+      scopes: new Set(['chat']),
+      expiresAt: null,
+    });
+    const retiring = await lookup(old.secret);
+    expect(retiring.status).toBe('valid');
+    const graceEnd = retiring.status === 'valid' ? (retiring.principal.expiresAt ?? 0) : 0;
+    expect(graceEnd).toBeGreaterThanOrEqual(before + 3_600_000);
+    expect(graceEnd).toBeLessThanOrEqual(Date.now() + 3_600_000);
+
+    const again = await run('keys', 'rotate', old.id);
+    expect(again.exitCode).toBe(1);
+    expect(again.errors[0]).toContain('already rotated');
+  });
+
+  it('rotates with no grace at all, and refuses an unknown key or an unreadable grace period', async () => {
+    await seedAdmin();
+    const old = await createKey();
+    expect((await run('keys', 'rotate', old.id, '--grace', '0s')).exitCode).toBe(0);
+    const lookup = await withDatabase((handle) => new KeyService(new KeyRepository(handle.db)).lookup(old.secret));
+    expect(lookup).toEqual({ status: 'expired' });
+
+    const unknown = await run('keys', 'rotate', 'no-such-key');
+    expect(unknown).toMatchObject({ exitCode: 1, errors: ['aihub: no key with id no-such-key'] });
+    const unreadable = await run('keys', 'rotate', old.id, '--grace', 'a while');
+    expect(unreadable.exitCode).toBe(1);
+    expect(unreadable.errors[0]).toContain('cannot read grace period');
+    const tooLong = await run('keys', 'rotate', (await createKey()).id, '--grace', '8d');
+    expect(tooLong.exitCode).toBe(1);
+    expect(tooLong.errors[0]).toContain('at most 604800');
   });
 
   it.each([

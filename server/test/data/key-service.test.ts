@@ -145,6 +145,81 @@ describe.each(testEngines)('KeyService and KeyRepository on %s', (engine) => {
     await expect(keys.create({ name: 'short', userId, secret: 'sk-short' })).rejects.toThrow(/20 characters/);
   });
 
+  it('rotates: the replacement copies the settings, the old key lasts exactly the grace period', async () => {
+    const old = await keys.create({
+      name: 'rotating',
+      userId,
+      orgId: 'org-1',
+      scopes: ['chat'],
+      allowedModels: ['gpt-test'],
+      ipAllowlist: ['10.0.0.0/8'],
+      rpmLimit: 10,
+      tpmLimit: 1000,
+      budgetMicros: 5,
+    });
+    const epochBefore = await keys.readRevocationEpoch();
+
+    const rotated = await keys.rotate(old.key.id, 60);
+
+    expect(rotated?.key).toMatchObject({
+      name: 'rotating',
+      orgId: 'org-1',
+      userId,
+      scopes: ['chat'],
+      allowedModels: ['gpt-test'],
+      ipAllowlist: ['10.0.0.0/8'],
+      rpmLimit: 10,
+      tpmLimit: 1000,
+      budgetMicros: 5,
+      expiresAt: null,
+      rotatedFrom: old.key.id,
+      status: 'active',
+    });
+    expect(await keys.readRevocationEpoch()).toBe(epochBefore + 1);
+    now += 59_999;
+    expect((await keys.lookup(old.secret)).status).toBe('valid');
+    now += 1;
+    expect(await keys.lookup(old.secret)).toEqual({ status: 'expired' });
+    expect((await keys.lookup(rotated!.secret)).status).toBe('valid');
+  });
+
+  it('refuses to rotate a key twice, a revoked key, or with a grace period over 7 days', async () => {
+    const once = await keys.create({ name: 'once', userId });
+    await keys.rotate(once.key.id, 10);
+    await expect(keys.rotate(once.key.id, 10)).rejects.toMatchObject({ code: 'conflict' });
+
+    const revoked = await keys.create({ name: 'revoked', userId });
+    await keys.revoke(revoked.key.id);
+    await expect(keys.rotate(revoked.key.id)).rejects.toMatchObject({ code: 'conflict' });
+
+    const fresh = await keys.create({ name: 'fresh', userId });
+    await expect(keys.rotate(fresh.key.id, 7 * 86_400 + 1)).rejects.toMatchObject({ param: 'grace_period_seconds' });
+    expect(await keys.rotate('no-such-key')).toBeUndefined();
+  });
+
+  it('writes an audit event for every change in its transaction, without hashes or secrets', async () => {
+    const created = await keys.create({ name: 'audited', userId, orgId: 'org-1' });
+    const rotated = await keys.rotate(created.key.id, 5);
+    await keys.revoke(rotated!.key.id);
+
+    const events = await database.handle.db.selectFrom('audit_events').selectAll().orderBy('id').execute();
+    // One clock tick for all of them: compare as a set, since time-ordered ids only order across milliseconds.
+    const expected = [
+      ['key.create', created.key.id, 'org-1', null],
+      ['key.rotate', created.key.id, 'org-1', null],
+      ['key.create', rotated!.key.id, 'org-1', null],
+      ['key.revoke', rotated!.key.id, 'org-1', null],
+    ];
+    const actual = events.map((event) => [event.action, event.target_id, event.org_id, event.actor_user_id]);
+    expect(actual).toHaveLength(expected.length);
+    expect(actual).toEqual(expect.arrayContaining(expected));
+    const printed = JSON.stringify(events);
+    for (const secret of [created.secret, rotated!.secret]) {
+      expect(printed).not.toContain(secret);
+      expect(printed).not.toContain(hashKeySecret(secret));
+    }
+  });
+
   it('refuses a key for a user that does not exist', async () => {
     await expect(keys.create({ name: 'orphan', userId: 'no-such-user' })).rejects.toThrow(/foreign key/i);
   });

@@ -5,6 +5,7 @@ import type { Config } from '../../src/config/config.ts';
 import { loadConfig } from '../../src/config/load-config.ts';
 import type { ConfigFile } from '../../src/config/file-schema.ts';
 import { createApp, type AppInstance } from '../../src/http/create-app.ts';
+import type { Mailer } from '../../src/modules/identity/index.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
 
 export const testKey = 'sk-aihub-test-bootstrap-key-000000000000';
@@ -27,6 +28,8 @@ export interface TestAppOptions {
   /** Replaces the default model table (chat model `gpt-test` alias `test`, embedding model `embed-test`). */
   configFile?: (upstreamUrl: string) => ConfigFile;
   overrides?: Partial<Config>;
+  /** Captures account emails (see support/identity.ts); default: the log mailer. */
+  mailer?: Mailer;
 }
 
 export function defaultTestConfigFile(upstreamUrl: string): ConfigFile {
@@ -67,7 +70,11 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       file: (options.configFile ?? defaultTestConfigFile)(upstream.url),
     },
   });
-  const instance = await createApp(config, { database: database.handle, logger: false });
+  const instance = await createApp(config, {
+    database: database.handle,
+    logger: false,
+    ...(options.mailer ? { mailer: options.mailer } : {}),
+  });
   return {
     instance,
     upstream,

@@ -1,5 +1,15 @@
 import type { ApiRoutes } from '../api-context.ts';
+import { registerAuthRoutes } from './auth-routes.ts';
+import { registerKeyRoutes } from './keys-routes.ts';
 import { registerMeRoutes } from './me-routes.ts';
+import { registerSsoRoutes } from './sso-routes.ts';
+import { tenancyRoutes } from './tenancy-routes.ts';
 
 /** Every management route group, registered in this order under /api/v1. */
-export const managementRoutes: readonly ApiRoutes[] = [registerMeRoutes];
+export const managementRoutes: readonly ApiRoutes[] = [
+  registerMeRoutes,
+  registerAuthRoutes,
+  registerSsoRoutes,
+  registerKeyRoutes,
+  ...tenancyRoutes,
+];

@@ -1,3 +1,24 @@
-export { KeyRepository } from './key-repository.ts';
-export { KeyService, hashKeySecret, keyPrefix, keyScopes, defaultKeyScopes } from './key-service.ts';
-export type { KeyPrincipal, KeyLookup, KeySummary, CreateKeyInput, KeyScope } from './key-service.ts';
+export { KeyRepository, keySortFields } from './key-repository.ts';
+export type { KeyListFilters, KeyListWindow, KeySortField, KeyStatus } from './key-repository.ts';
+export {
+  KeyService,
+  hashKeySecret,
+  keyPrefix,
+  keyScopes,
+  defaultKeyScopes,
+  defaultRotationGraceSeconds,
+  maxRotationGraceSeconds,
+} from './key-service.ts';
+export type {
+  KeyPrincipal,
+  KeyLookup,
+  KeySummary,
+  CreateKeyInput,
+  CreateOrgKeyInput,
+  CreatedKey,
+  KeyScope,
+} from './key-service.ts';
+export type { KeySettingsInput } from './key-settings.ts';
+export { isKeyScope, maxKeyNameLength, maxAllowedModels } from './key-settings.ts';
+export { normalizeIpAllowlist, parseIpAllowlistEntry, maxIpAllowlistEntries } from './ip-allowlist.ts';
+export type { IpAllowlistEntry } from './ip-allowlist.ts';

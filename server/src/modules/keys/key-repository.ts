@@ -1,14 +1,34 @@
-import { sql } from 'kysely';
-import type { Database } from '../../db/database.ts';
-import type { ApiKeyRow, DatabaseSchema } from '../../db/schema.ts';
-import type { Insertable } from 'kysely';
+import { sql, type Insertable, type Kysely, type Updateable } from 'kysely';
+import type { ApiKeyRow, DatabaseSchema, TeamRole } from '../../db/schema.ts';
+import { pageQuery, type ListWindow, type OrgScope } from '../tenancy/index.ts';
 
 export const keysEpochName = 'api_keys';
 
+export type KeyStatus = 'active' | 'revoked' | 'expired';
+export const keySortFields = ['created_at', 'name'] as const;
+export type KeySortField = (typeof keySortFields)[number];
+
+export interface KeyListFilters {
+  teamId?: string | undefined;
+  userId?: string | undefined;
+  status?: KeyStatus | undefined;
+}
+
+export type KeyListWindow = ListWindow<KeySortField>;
+
+/**
+ * SQL for API keys. Management reads take the caller's OrgScope, so they cannot leave the organization; the lookup by
+ * hash (the gateway hot path) and the operator's CLI are global by nature.
+ */
 export class KeyRepository {
-  readonly #db: Database;
-  constructor(db: Database) {
+  readonly #db: Kysely<DatabaseSchema>;
+  constructor(db: Kysely<DatabaseSchema>) {
     this.#db = db;
+  }
+
+  /** Runs `work` in one transaction with a repository bound to it; `executor` is for the audit event. */
+  transaction<T>(work: (keys: KeyRepository, executor: Kysely<DatabaseSchema>) => Promise<T>): Promise<T> {
+    return this.#db.transaction().execute((transaction) => work(new KeyRepository(transaction), transaction));
   }
 
   async insert(row: Insertable<DatabaseSchema['api_keys']>): Promise<void> {
@@ -19,31 +39,78 @@ export class KeyRepository {
     return this.#db.selectFrom('api_keys').selectAll().where('key_hash', '=', keyHash).executeTakeFirst();
   }
 
+  /** Global: for the operator's CLI and tests. Management routes use findInOrg. */
   findById(id: string): Promise<ApiKeyRow | undefined> {
     return this.#db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
+  /** Global, newest first: for the operator's CLI. */
   list(): Promise<ApiKeyRow[]> {
     return this.#db.selectFrom('api_keys').selectAll().orderBy('created_at', 'desc').orderBy('id').execute();
   }
 
-  /** Marks a key revoked and bumps the keys epoch in one transaction, so every instance drops its cached copy. */
-  async revoke(id: string, now: number): Promise<boolean> {
-    return this.#db.transaction().execute(async (transaction) => {
-      const result = await transaction
-        .updateTable('api_keys')
-        .set({ revoked_at: now })
-        .where('id', '=', id)
-        .where('revoked_at', 'is', null)
-        .executeTakeFirst();
-      if (result.numUpdatedRows === 0n) return false;
-      await transaction
-        .insertInto('cache_epochs')
-        .values({ name: keysEpochName, epoch: 1 })
-        .onConflict((conflict) => conflict.column('name').doUpdateSet({ epoch: sql`cache_epochs.epoch + 1` }))
-        .execute();
-      return true;
-    });
+  findInOrg(scope: OrgScope, id: string): Promise<ApiKeyRow | undefined> {
+    return this.#db
+      .selectFrom('api_keys')
+      .selectAll()
+      .where('org_id', '=', scope.orgId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+  }
+
+  /** One page (plus one row, to tell whether more follow) of the organization's keys, ordered by the window. */
+  listInOrg(scope: OrgScope, filters: KeyListFilters, window: KeyListWindow, now: number): Promise<ApiKeyRow[]> {
+    let query = this.#db.selectFrom('api_keys').selectAll().where('org_id', '=', scope.orgId);
+    if (filters.teamId !== undefined) query = query.where('team_id', '=', filters.teamId);
+    if (filters.userId !== undefined) query = query.where('user_id', '=', filters.userId);
+    switch (filters.status) {
+      case 'revoked':
+        query = query.where('revoked_at', 'is not', null);
+        break;
+      case 'expired':
+        query = query.where('revoked_at', 'is', null).where('expires_at', '<=', now);
+        break;
+      case 'active':
+        query = query
+          .where('revoked_at', 'is', null)
+          .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]));
+        break;
+      case undefined:
+        break;
+    }
+    const sortType = window.sort.field === 'name' ? 'string' : 'number';
+    return pageQuery(query, { sort: window.sort.field, id: 'id', sortType }, window).execute();
+  }
+
+  /** Whether a key was already replaced by rotation (a key is rotated at most once). */
+  async hasSuccessor(id: string): Promise<boolean> {
+    const row = await this.#db.selectFrom('api_keys').select('id').where('rotated_from', '=', id).executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async update(id: string, changes: Updateable<DatabaseSchema['api_keys']>): Promise<ApiKeyRow | undefined> {
+    await this.#db.updateTable('api_keys').set(changes).where('id', '=', id).execute();
+    return this.findById(id);
+  }
+
+  /** Marks a key revoked; false when it was not active. Call bumpEpoch in the same transaction. */
+  async markRevoked(id: string, now: number): Promise<boolean> {
+    const result = await this.#db
+      .updateTable('api_keys')
+      .set({ revoked_at: now, updated_at: now })
+      .where('id', '=', id)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  /** Tells every instance that some key changed (revoked, rotated, re-scoped): they drop their cached principals. */
+  async bumpEpoch(): Promise<void> {
+    await this.#db
+      .insertInto('cache_epochs')
+      .values({ name: keysEpochName, epoch: 1 })
+      .onConflict((conflict) => conflict.column('name').doUpdateSet({ epoch: sql`cache_epochs.epoch + 1` }))
+      .execute();
   }
 
   async readEpoch(): Promise<number> {
@@ -65,5 +132,63 @@ export class KeyRepository {
         .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', lastUsedAt)]))
         .execute();
     }
+  }
+
+  async teamExists(scope: OrgScope, teamId: string): Promise<boolean> {
+    const row = await this.#db
+      .selectFrom('teams')
+      .select('id')
+      .where('org_id', '=', scope.orgId)
+      .where('id', '=', teamId)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async teamRole(scope: OrgScope, teamId: string, userId: string): Promise<TeamRole | undefined> {
+    const row = await this.#db
+      .selectFrom('team_members')
+      .select('role')
+      .where('org_id', '=', scope.orgId)
+      .where('team_id', '=', teamId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return row?.role;
+  }
+
+  async isMember(scope: OrgScope, userId: string): Promise<boolean> {
+    const row = await this.#db
+      .selectFrom('org_members')
+      .select('user_id')
+      .where('org_id', '=', scope.orgId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /**
+   * For the operator's CLI: the user's membership in `orgId`, or (without one) their oldest organization, and
+   * whether `teamId` belongs to it.
+   */
+  async findOperatorTarget(
+    userId: string,
+    orgId: string | undefined,
+    teamId: string | undefined,
+  ): Promise<{ orgId: string | undefined; teamFound: boolean }> {
+    let query = this.#db
+      .selectFrom('org_members')
+      .innerJoin('organizations', 'organizations.id', 'org_members.org_id')
+      .select('org_members.org_id')
+      .where('org_members.user_id', '=', userId)
+      .where('organizations.deleted_at', 'is', null);
+    if (orgId !== undefined) query = query.where('org_members.org_id', '=', orgId);
+    const membership = await query.orderBy('org_members.created_at').orderBy('org_members.org_id').executeTakeFirst();
+    if (membership === undefined || teamId === undefined) return { orgId: membership?.org_id, teamFound: false };
+    const team = await this.#db
+      .selectFrom('teams')
+      .select('id')
+      .where('org_id', '=', membership.org_id)
+      .where('id', '=', teamId)
+      .executeTakeFirst();
+    return { orgId: membership.org_id, teamFound: team !== undefined };
   }
 }

@@ -1,14 +1,24 @@
 import { randomUUID } from 'node:crypto';
-import type { ApiKeyRow } from '../../db/schema.ts';
+import type { Kysely } from 'kysely';
+import type { ApiKeyRow, DatabaseSchema } from '../../db/schema.ts';
+import { AppError } from '../../errors/app-error.ts';
+import { recordAuditEvent } from '../audit/index.ts';
+import { orgRoleAllows, teamRoleAllows, type Actor, type OrgScope } from '../tenancy/index.ts';
 import { displayPrefix, generateKeySecret, hashKeySecret, keyPrefix } from './key-secret.ts';
-import type { KeyRepository } from './key-repository.ts';
+import type { KeyListFilters, KeyListWindow, KeyRepository, KeyStatus } from './key-repository.ts';
+import {
+  defaultKeyScopes,
+  keyScopes,
+  validateKeySettings,
+  type KeyScope,
+  type KeySettings,
+  type KeySettingsInput,
+} from './key-settings.ts';
+
+export { keyScopes, defaultKeyScopes };
+export type { KeyScope };
 
 /** The principal a request acts as once its key is verified. */
-/** Scopes a key can hold. Keys without explicit scopes get the gateway scopes. */
-export const keyScopes = ['chat', 'embeddings', 'models', 'management:read', 'management:write'] as const;
-export type KeyScope = (typeof keyScopes)[number];
-export const defaultKeyScopes: readonly KeyScope[] = ['chat', 'embeddings', 'models'];
-
 export interface KeyPrincipal {
   readonly keyId: string;
   readonly userId: string;
@@ -17,7 +27,7 @@ export interface KeyPrincipal {
   /** Public model names this key may call, or null for all. */
   readonly allowedModels: ReadonlySet<string> | null;
   readonly scopes: ReadonlySet<KeyScope>;
-  /** IPs/CIDRs the key may be used from, or null for anywhere. */
+  /** IPs/CIDRs (normal form) the key may be used from, or null for anywhere. */
   readonly ipAllowlist: readonly string[] | null;
   readonly expiresAt: number | null;
 }
@@ -25,29 +35,61 @@ export interface KeyPrincipal {
 export type KeyLookup =
   { status: 'valid'; principal: KeyPrincipal } | { status: 'unknown' } | { status: 'revoked' } | { status: 'expired' };
 
-export interface CreateKeyInput {
+/** A key made by the operator (CLI, bootstrap) or a test: owner and organization are trusted as given. */
+export interface CreateKeyInput extends Omit<KeySettingsInput, 'name'> {
   name: string;
   userId: string;
   orgId?: string | null;
-  scopes?: readonly KeyScope[] | null;
-  allowedModels?: readonly string[] | null;
-  expiresAt?: number | null;
+  teamId?: string | null;
   /** Use this secret instead of generating one (bootstrap from AIHUB_BOOTSTRAP_KEY). */
   secret?: string;
+}
+
+/** A key made through the management API, inside the caller's organization. */
+export interface CreateOrgKeyInput extends KeySettingsInput {
+  name: string;
+  /** Makes it a team key: needs team admin on that team, or an organization role that manages every key. */
+  teamId?: string | null | undefined;
+  /** Another member to own the key; only for roles that manage every key. Default: the caller. */
+  userId?: string | undefined;
 }
 
 export interface KeySummary {
   id: string;
   name: string;
+  orgId: string | null;
+  teamId: string | null;
   userId: string;
   prefix: string;
+  status: KeyStatus;
+  scopes: KeyScope[];
   allowedModels: string[] | null;
+  ipAllowlist: string[] | null;
+  rpmLimit: number | null;
+  tpmLimit: number | null;
+  budgetMicros: number | null;
   expiresAt: number | null;
   revokedAt: number | null;
   lastUsedAt: number | null;
+  rotatedFrom: string | null;
   createdAt: number;
+  updatedAt: number | null;
 }
 
+export interface CreatedKey {
+  key: KeySummary;
+  /** The secret, returned once and never stored. */
+  secret: string;
+}
+
+export const defaultRotationGraceSeconds = 86_400;
+export const maxRotationGraceSeconds = 7 * 86_400;
+
+/**
+ * API keys: creation (secret shown once, stored as a hash), the hot-path lookup, and management inside an
+ * organization. Every change is one transaction with its audit event; changes that can narrow or end a key also bump
+ * the keys cache epoch, so every instance drops its cached principals.
+ */
 export class KeyService {
   readonly #repository: KeyRepository;
   readonly #now: () => number;
@@ -57,42 +99,133 @@ export class KeyService {
     this.#now = now;
   }
 
-  /** Creates a key and returns its secret: the only time the secret exists outside the caller's hands. */
-  async create(input: CreateKeyInput): Promise<{ key: KeySummary; secret: string }> {
-    const secret = input.secret ?? generateKeySecret();
-    if (secret.length < 20) throw new Error('a key must be at least 20 characters long');
+  /** Creates a key for the operator (CLI, bootstrap) and returns its secret. */
+  async create(input: CreateKeyInput): Promise<CreatedKey> {
     const now = this.#now();
-    const row: ApiKeyRow = {
-      id: randomUUID(),
-      name: input.name,
-      user_id: input.userId,
-      key_hash: hashKeySecret(secret),
-      key_prefix: displayPrefix(secret),
-      allowed_models: input.allowedModels ? JSON.stringify([...new Set(input.allowedModels)]) : null,
-      expires_at: input.expiresAt ?? null,
-      revoked_at: null,
-      last_used_at: null,
-      created_at: now,
-      org_id: input.orgId ?? null,
-      team_id: null,
-      scopes: input.scopes ? JSON.stringify([...new Set(input.scopes)]) : null,
-      ip_allowlist: null,
-      rpm_limit: null,
-      tpm_limit: null,
-      budget_micros: null,
-      rotated_from: null,
-      updated_at: now,
-    };
-    await this.#repository.insert(row);
-    return { key: toSummary(row), secret };
+    const settings = validateKeySettings({ ...input, scopes: input.scopes ?? defaultKeyScopes }, now, {
+      allowPastExpiry: true,
+    });
+    return this.#insert(
+      {
+        userId: input.userId,
+        orgId: input.orgId ?? null,
+        teamId: input.teamId ?? null,
+        rotatedFrom: null,
+        secret: input.secret,
+        settings: completeSettings(settings, input.name),
+      },
+      null,
+      now,
+    );
   }
 
+  /** Every key of the installation, newest first: for the operator's CLI. */
   async list(): Promise<KeySummary[]> {
-    return (await this.#repository.list()).map(toSummary);
+    const now = this.#now();
+    return (await this.#repository.list()).map((row) => toSummary(row, now));
   }
 
-  revoke(id: string): Promise<boolean> {
-    return this.#repository.revoke(id, this.#now());
+  /** Revokes a key for the operator; false when there is no active key with this id. */
+  async revoke(id: string): Promise<boolean> {
+    const row = await this.#repository.findById(id);
+    if (!row || row.revoked_at !== null) return false;
+    return (await this.#revokeRow(row, null)) !== undefined;
+  }
+
+  /** Rotates a key for the operator; undefined when there is no key with this id. */
+  async rotate(id: string, gracePeriodSeconds = defaultRotationGraceSeconds): Promise<CreatedKey | undefined> {
+    const row = await this.#repository.findById(id);
+    return row ? this.#rotateRow(row, gracePeriodSeconds, null) : undefined;
+  }
+
+  async createInOrg(scope: OrgScope, input: CreateOrgKeyInput): Promise<CreatedKey> {
+    const now = this.#now();
+    const teamId = input.teamId ?? null;
+    if (teamId !== null) {
+      if (!(await this.#repository.teamExists(scope, teamId))) {
+        throw new AppError('invalid_request', 'team_id: no team with this id in the organization', {
+          param: 'team_id',
+        });
+      }
+      await this.#assertMayUseTeam(scope, teamId);
+    } else if (!orgRoleAllows('keys.create', scope.role) && !isPlatformAdmin(scope)) {
+      throw new AppError('forbidden', 'your role in this organization does not allow keys.create');
+    }
+    const userId = input.userId ?? scope.actor.userId;
+    if (userId !== scope.actor.userId) {
+      if (!mayManageAll(scope)) {
+        throw new AppError('forbidden', 'only roles that manage every key may create keys for another member');
+      }
+      if (!(await this.#repository.isMember(scope, userId))) {
+        throw new AppError('invalid_request', 'user_id: no member with this id in the organization', {
+          param: 'user_id',
+        });
+      }
+    }
+    const settings = validateKeySettings({ ...input, scopes: input.scopes ?? defaultKeyScopes }, now);
+    return this.#insert(
+      {
+        userId,
+        orgId: scope.orgId,
+        teamId,
+        rotatedFrom: null,
+        secret: undefined,
+        settings: completeSettings(settings, input.name),
+      },
+      scope.actor,
+      now,
+    );
+  }
+
+  /**
+   * Keys of the organization the caller may see: every key for roles with keys.read.all, otherwise only their own.
+   * Returns up to `window.limit + 1` keys (the extra one tells the caller another page exists).
+   */
+  async listInOrg(scope: OrgScope, filters: KeyListFilters, window: KeyListWindow): Promise<KeySummary[]> {
+    const now = this.#now();
+    if (!mayReadAll(scope)) {
+      if (filters.userId !== undefined && filters.userId !== scope.actor.userId) return [];
+      filters = { ...filters, userId: scope.actor.userId };
+    }
+    return (await this.#repository.listInOrg(scope, filters, window, now)).map((row) => toSummary(row, now));
+  }
+
+  async getInOrg(scope: OrgScope, id: string): Promise<KeySummary> {
+    return toSummary(await this.#findVisible(scope, id), this.#now());
+  }
+
+  /** Changes a key's name, scopes, allowlists, limits or expiry. Owner and team never change. */
+  async updateInOrg(scope: OrgScope, id: string, input: KeySettingsInput): Promise<KeySummary> {
+    const row = await this.#findVisible(scope, id);
+    await this.#assertMayChange(scope, row);
+    if (row.revoked_at !== null) throw new AppError('conflict', 'a revoked key cannot be changed');
+    const now = this.#now();
+    const settings = validateKeySettings(input, now);
+    return this.#repository.transaction(async (keys, executor) => {
+      const updated = await keys.update(row.id, { ...toColumns(settings), updated_at: now });
+      if (!updated) throw new AppError('not_found', 'key not found');
+      await keys.bumpEpoch();
+      await audit(executor, scope.actor, 'key.update', row, updated, now);
+      return toSummary(updated, now);
+    });
+  }
+
+  async rotateInOrg(scope: OrgScope, id: string, gracePeriodSeconds: number): Promise<CreatedKey> {
+    const row = await this.#findVisible(scope, id);
+    await this.#assertMayChange(scope, row);
+    return this.#rotateRow(row, gracePeriodSeconds, scope.actor);
+  }
+
+  /** Revokes a key; revoking one already revoked changes nothing and returns it as it is. */
+  async revokeInOrg(scope: OrgScope, id: string): Promise<KeySummary> {
+    const row = await this.#findVisible(scope, id);
+    // Revoking never grants anything, so whoever may see their own key may end it; other keys need keys.manage.all.
+    if (row.user_id !== scope.actor.userId && !mayManageAll(scope)) {
+      throw new AppError('forbidden', 'your role in this organization does not allow keys.manage.all');
+    }
+    if (row.revoked_at !== null) return toSummary(row, this.#now());
+    const revoked = await this.#revokeRow(row, scope.actor);
+    return revoked ?? toSummary(row, this.#now());
   }
 
   /** Resolves a presented secret. Only hashes are compared; the secret is never stored or logged. */
@@ -115,33 +248,301 @@ export class KeyService {
   touchLastUsed(lastUsedByKey: ReadonlyMap<string, number>): Promise<void> {
     return this.#repository.touchLastUsed(lastUsedByKey);
   }
+
+  /** For the CLI: the organization a key of `userId` goes into (the given one, or their oldest) and its team. */
+  async resolveOperatorTarget(
+    userId: string,
+    orgId: string | undefined,
+    teamId: string | undefined,
+  ): Promise<{ orgId: string; teamId: string | null }> {
+    const target = await this.#repository.findOperatorTarget(userId, orgId, teamId);
+    if (target.orgId === undefined) {
+      throw new AppError(
+        'invalid_request',
+        orgId === undefined
+          ? 'the owner belongs to no organization; pass one with --org'
+          : `the owner is not a member of organization ${orgId}`,
+        { param: 'org_id' },
+      );
+    }
+    if (teamId !== undefined && !target.teamFound) {
+      throw new AppError('invalid_request', `no team ${teamId} in organization ${target.orgId}`, { param: 'team_id' });
+    }
+    return { orgId: target.orgId, teamId: teamId ?? null };
+  }
+
+  async #insert(
+    key: {
+      userId: string;
+      orgId: string | null;
+      teamId: string | null;
+      rotatedFrom: string | null;
+      secret: string | undefined;
+      settings: KeySettings;
+    },
+    actor: Actor | null,
+    now: number,
+  ): Promise<CreatedKey> {
+    const secret = key.secret ?? generateKeySecret();
+    if (secret.length < 20) throw new Error('a key must be at least 20 characters long');
+    const row = newRow(key, secret, now);
+    await this.#repository.transaction(async (keys, executor) => {
+      await keys.insert(row);
+      await audit(executor, actor, 'key.create', undefined, row, now);
+    });
+    return { key: toSummary(row, now), secret };
+  }
+
+  async #revokeRow(row: ApiKeyRow, actor: Actor | null): Promise<KeySummary | undefined> {
+    const now = this.#now();
+    return this.#repository.transaction(async (keys, executor) => {
+      if (!(await keys.markRevoked(row.id, now))) return undefined;
+      await keys.bumpEpoch();
+      const revoked: ApiKeyRow = { ...row, revoked_at: now, updated_at: now };
+      await audit(executor, actor, 'key.revoke', row, revoked, now);
+      return toSummary(revoked, now);
+    });
+  }
+
+  /**
+   * Rotation: a new key with the same owner and settings (rotated_from = old id), and the old key's expiry pulled in
+   * to now + grace, so clients can switch over without downtime. A key is rotated at most once.
+   */
+  async #rotateRow(row: ApiKeyRow, gracePeriodSeconds: number, actor: Actor | null): Promise<CreatedKey> {
+    if (!Number.isSafeInteger(gracePeriodSeconds) || gracePeriodSeconds < 0) {
+      throw new AppError('invalid_request', 'grace_period_seconds must be a non-negative integer', {
+        param: 'grace_period_seconds',
+      });
+    }
+    if (gracePeriodSeconds > maxRotationGraceSeconds) {
+      throw new AppError('invalid_request', `grace_period_seconds may be at most ${maxRotationGraceSeconds} (7 days)`, {
+        param: 'grace_period_seconds',
+      });
+    }
+    const now = this.#now();
+    const status = statusOf(row, now);
+    if (status !== 'active') throw new AppError('conflict', `a ${status} key cannot be rotated`);
+    if (await this.#repository.hasSuccessor(row.id)) {
+      throw new AppError('conflict', 'this key was already rotated; rotate its replacement instead');
+    }
+    const secret = generateKeySecret();
+    const replacement = newRow(
+      {
+        userId: row.user_id,
+        orgId: row.org_id,
+        teamId: row.team_id,
+        rotatedFrom: row.id,
+        settings: settingsOf(row),
+      },
+      secret,
+      now,
+    );
+    const graceEnds = now + gracePeriodSeconds * 1000;
+    const oldExpiry = row.expires_at === null ? graceEnds : Math.min(row.expires_at, graceEnds);
+    await this.#repository.transaction(async (keys, executor) => {
+      await keys.insert(replacement);
+      const retiring = await keys.update(row.id, { expires_at: oldExpiry, updated_at: now });
+      if (!retiring) throw new AppError('not_found', 'key not found');
+      await keys.bumpEpoch();
+      await audit(executor, actor, 'key.rotate', row, { ...retiring, replaced_by: replacement.id }, now);
+      await audit(executor, actor, 'key.create', undefined, replacement, now);
+    });
+    return { key: toSummary(replacement, now), secret };
+  }
+
+  async #findVisible(scope: OrgScope, id: string): Promise<ApiKeyRow> {
+    const row = await this.#repository.findInOrg(scope, id);
+    // Keys a caller may not see are reported missing, like keys of other organizations.
+    if (!row || (row.user_id !== scope.actor.userId && !mayReadAll(scope))) {
+      throw new AppError('not_found', 'key not found');
+    }
+    return row;
+  }
+
+  /** Changing or rotating a key is like creating it again: the owner needs the right to create it. */
+  async #assertMayChange(scope: OrgScope, row: ApiKeyRow): Promise<void> {
+    if (mayManageAll(scope)) return;
+    if (row.user_id !== scope.actor.userId) {
+      throw new AppError('forbidden', 'your role in this organization does not allow keys.manage.all');
+    }
+    if (row.team_id !== null) return this.#assertMayUseTeam(scope, row.team_id);
+    if (!orgRoleAllows('keys.create', scope.role)) {
+      throw new AppError('forbidden', 'your role in this organization does not allow keys.create');
+    }
+  }
+
+  async #assertMayUseTeam(scope: OrgScope, teamId: string): Promise<void> {
+    if (mayManageAll(scope)) return;
+    const teamRole = await this.#repository.teamRole(scope, teamId, scope.actor.userId);
+    if (!teamRole || !teamRoleAllows('keys.create', teamRole)) {
+      throw new AppError('forbidden', 'team keys need team admin on that team, or an organization admin role');
+    }
+  }
+}
+
+function isPlatformAdmin(scope: OrgScope): boolean {
+  return scope.actor.platformRole === 'admin';
+}
+
+function mayReadAll(scope: OrgScope): boolean {
+  return isPlatformAdmin(scope) || orgRoleAllows('keys.read.all', scope.role);
+}
+
+function mayManageAll(scope: OrgScope): boolean {
+  return isPlatformAdmin(scope) || orgRoleAllows('keys.manage.all', scope.role);
+}
+
+function completeSettings(settings: Partial<KeySettings>, name: string): KeySettings {
+  return {
+    name: settings.name ?? name,
+    scopes: settings.scopes ?? defaultKeyScopes,
+    allowedModels: settings.allowedModels ?? null,
+    ipAllowlist: settings.ipAllowlist ?? null,
+    expiresAt: settings.expiresAt ?? null,
+    rpmLimit: settings.rpmLimit ?? null,
+    tpmLimit: settings.tpmLimit ?? null,
+    budgetMicros: settings.budgetMicros ?? null,
+  };
+}
+
+function newRow(
+  key: {
+    userId: string;
+    orgId: string | null;
+    teamId: string | null;
+    rotatedFrom: string | null;
+    settings: KeySettings;
+  },
+  secret: string,
+  now: number,
+): ApiKeyRow {
+  return {
+    id: randomUUID(),
+    user_id: key.userId,
+    org_id: key.orgId,
+    team_id: key.teamId,
+    key_hash: hashKeySecret(secret),
+    key_prefix: displayPrefix(secret),
+    revoked_at: null,
+    last_used_at: null,
+    rotated_from: key.rotatedFrom,
+    created_at: now,
+    updated_at: now,
+    name: key.settings.name,
+    scopes: JSON.stringify(key.settings.scopes),
+    allowed_models: key.settings.allowedModels ? JSON.stringify(key.settings.allowedModels) : null,
+    ip_allowlist: key.settings.ipAllowlist ? JSON.stringify(key.settings.ipAllowlist) : null,
+    expires_at: key.settings.expiresAt,
+    rpm_limit: key.settings.rpmLimit,
+    tpm_limit: key.settings.tpmLimit,
+    budget_micros: key.settings.budgetMicros,
+  };
+}
+
+function toColumns(settings: Partial<KeySettings>): Partial<ApiKeyRow> {
+  const json = (value: readonly string[] | null) => (value === null ? null : JSON.stringify(value));
+  return {
+    ...(settings.name !== undefined ? { name: settings.name } : {}),
+    ...(settings.scopes !== undefined ? { scopes: json(settings.scopes) } : {}),
+    ...(settings.allowedModels !== undefined ? { allowed_models: json(settings.allowedModels) } : {}),
+    ...(settings.ipAllowlist !== undefined ? { ip_allowlist: json(settings.ipAllowlist) } : {}),
+    ...(settings.expiresAt !== undefined ? { expires_at: settings.expiresAt } : {}),
+    ...(settings.rpmLimit !== undefined ? { rpm_limit: settings.rpmLimit } : {}),
+    ...(settings.tpmLimit !== undefined ? { tpm_limit: settings.tpmLimit } : {}),
+    ...(settings.budgetMicros !== undefined ? { budget_micros: settings.budgetMicros } : {}),
+  };
+}
+
+function settingsOf(row: ApiKeyRow): KeySettings {
+  return {
+    name: row.name,
+    scopes: scopesOf(row),
+    allowedModels: parseList(row.allowed_models),
+    ipAllowlist: parseList(row.ip_allowlist),
+    expiresAt: row.expires_at,
+    rpmLimit: row.rpm_limit,
+    tpmLimit: row.tpm_limit,
+    budgetMicros: row.budget_micros,
+  };
+}
+
+function parseList(json: string | null): string[] | null {
+  return json === null ? null : (JSON.parse(json) as string[]);
+}
+
+function scopesOf(row: ApiKeyRow): KeyScope[] {
+  return row.scopes === null ? [...defaultKeyScopes] : (JSON.parse(row.scopes) as KeyScope[]);
+}
+
+function statusOf(row: ApiKeyRow, now: number): KeyStatus {
+  if (row.revoked_at !== null) return 'revoked';
+  if (row.expires_at !== null && row.expires_at <= now) return 'expired';
+  return 'active';
 }
 
 function toPrincipal(row: ApiKeyRow): KeyPrincipal {
+  const allowedModels = parseList(row.allowed_models);
   return {
     keyId: row.id,
     userId: row.user_id,
     orgId: row.org_id,
     teamId: row.team_id,
-    allowedModels: row.allowed_models ? new Set(JSON.parse(row.allowed_models) as string[]) : null,
-    scopes: new Set(row.scopes ? (JSON.parse(row.scopes) as KeyScope[]) : defaultKeyScopes),
-    ipAllowlist: row.ip_allowlist ? (JSON.parse(row.ip_allowlist) as string[]) : null,
+    allowedModels: allowedModels ? new Set(allowedModels) : null,
+    scopes: new Set(scopesOf(row)),
+    ipAllowlist: parseList(row.ip_allowlist),
     expiresAt: row.expires_at,
   };
 }
 
-function toSummary(row: ApiKeyRow): KeySummary {
+function toSummary(row: ApiKeyRow, now: number): KeySummary {
   return {
     id: row.id,
     name: row.name,
+    orgId: row.org_id,
+    teamId: row.team_id,
     userId: row.user_id,
     prefix: row.key_prefix,
-    allowedModels: row.allowed_models ? (JSON.parse(row.allowed_models) as string[]) : null,
+    status: statusOf(row, now),
+    scopes: scopesOf(row),
+    allowedModels: parseList(row.allowed_models),
+    ipAllowlist: parseList(row.ip_allowlist),
+    rpmLimit: row.rpm_limit,
+    tpmLimit: row.tpm_limit,
+    budgetMicros: row.budget_micros,
     expiresAt: row.expires_at,
     revokedAt: row.revoked_at,
     lastUsedAt: row.last_used_at,
+    rotatedFrom: row.rotated_from,
     createdAt: row.created_at,
+    updatedAt: row.updated_at,
   };
+}
+
+/** One audit event in the change's own transaction; snapshots are summaries, so no hash or secret can leak in. */
+async function audit(
+  executor: Kysely<DatabaseSchema>,
+  actor: Actor | null,
+  action: string,
+  before: ApiKeyRow | undefined,
+  after: (ApiKeyRow & { replaced_by?: string }) | undefined,
+  now: number,
+): Promise<void> {
+  const target = after ?? before;
+  await recordAuditEvent(
+    executor,
+    {
+      orgId: target?.org_id ?? null,
+      actor,
+      action,
+      targetType: 'api_key',
+      targetId: target?.id ?? null,
+      ...(before ? { before: toSummary(before, now) } : {}),
+      ...(after
+        ? { after: { ...toSummary(after, now), ...(after.replaced_by ? { replacedBy: after.replaced_by } : {}) } }
+        : {}),
+    },
+    now,
+  );
 }
 
 export { keyPrefix, hashKeySecret };

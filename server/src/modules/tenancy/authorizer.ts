@@ -1,9 +1,10 @@
 import type { Database } from '../../db/database.ts';
 import type { OrgRole, TeamRole } from '../../db/schema.ts';
 import { AppError } from '../../errors/app-error.ts';
-import { orgRoleAllows, teamRoleAllows, type Action } from './permissions.ts';
+import { orgRoleAllows, orgRoleRank, teamRoleAllows, type Action } from './permissions.ts';
 
 declare const orgScopeBrand: unique symbol;
+declare const platformScopeBrand: unique symbol;
 
 /**
  * Proof that the caller may act in one organization. Only `Authorizer` creates it, and every tenant repository
@@ -27,6 +28,35 @@ export interface Actor {
   readonly keyOrgId?: string | null;
   readonly ip?: string;
   readonly requestId?: string;
+  /** The sign-in session (refresh-token family) behind a session actor; sign-out ends it. */
+  readonly sessionId?: string;
+}
+
+/** Proof that the caller is a platform admin, for the few reads that span every organization. */
+export interface PlatformScope {
+  readonly actor: Actor;
+  readonly [platformScopeBrand]: true;
+}
+
+/** A change to someone's organization role: `from` is absent when granting (invitations), `to` when removing. */
+export interface OrgRoleChange {
+  readonly targetUserId?: string;
+  readonly from?: OrgRole;
+  readonly to?: OrgRole;
+}
+
+/** A change to someone's team role, checked the same way for team admins who are not org managers. */
+export interface TeamRoleChange {
+  readonly teamId: string;
+  readonly targetUserId: string;
+  readonly from?: TeamRole;
+}
+
+/** What an invitation grants; only a pending one whose email matches the signed-in user reaches the authorizer. */
+export interface InvitationGrant {
+  readonly orgId: string;
+  readonly email: string;
+  readonly role: OrgRole;
 }
 
 export interface AuthorizeOptions {
@@ -52,6 +82,76 @@ export class Authorizer {
       if (teamRole && teamRoleAllows(action, teamRole)) return scope;
     }
     throw new AppError('forbidden', `your role in this organization does not allow ${action}`);
+  }
+
+  /** Any signed-in person may create an organization; an API key acts only inside its own and may not. */
+  authorizeCreateOrganization(actor: Actor): void {
+    if (actor.via !== 'session') {
+      throw new AppError('forbidden', 'organizations are created by a signed-in person, not with an API key');
+    }
+  }
+
+  /** Platform-wide reads (every organization): platform admins only, and never through an org-bound API key. */
+  authorizePlatform(actor: Actor): PlatformScope {
+    if (actor.platformRole !== 'admin' || actor.keyOrgId !== undefined) {
+      throw new AppError('forbidden', 'only platform admins may list every organization');
+    }
+    return { actor } as PlatformScope;
+  }
+
+  /**
+   * The escalation rules of permissions.ts (`orgRoleRank`), for a caller already authorized for the action: `owner`
+   * is never granted or taken by a role change (transfer it), nobody grants a role above their own, and nobody
+   * changes or removes a member ranked at or above themselves. 403 on any attempt.
+   */
+  authorizeRoleChange(scope: OrgScope, change: OrgRoleChange): void {
+    if (change.to === 'owner') {
+      throw new AppError('forbidden', 'ownership is never granted by a role change; use transfer-ownership');
+    }
+    if (change.from === 'owner') {
+      throw new AppError('forbidden', "the owner's role changes only by transferring ownership");
+    }
+    const ownRank = scope.actor.platformRole === 'admin' ? orgRoleRank.owner : orgRoleRank[scope.role];
+    if (change.to !== undefined && orgRoleRank[change.to] > ownRank) {
+      throw new AppError('forbidden', `you cannot grant the ${change.to} role, which ranks above your own`);
+    }
+    if (change.from !== undefined && orgRoleRank[change.from] >= ownRank) {
+      throw new AppError(
+        'forbidden',
+        `you cannot change or remove a member whose role (${change.from}) is not below yours`,
+      );
+    }
+  }
+
+  /**
+   * Team admins who manage their team only because of their team role may add members and admins, but may not
+   * demote or remove another team admin; org managers and platform admins may.
+   */
+  authorizeTeamRoleChange(scope: OrgScope, change: TeamRoleChange): void {
+    const orgManager = scope.actor.platformRole === 'admin' || orgRoleAllows('teams.members.manage', scope.role);
+    if (orgManager || change.from !== 'admin' || change.targetUserId === scope.actor.userId) return;
+    throw new AppError('forbidden', 'only organization admins may demote or remove another team admin');
+  }
+
+  /**
+   * The scope of someone joining by invitation: the invitation (found by its secret token, checked pending) is the
+   * grant, so the only checks left are that it is theirs and that the organization still exists.
+   */
+  async authorizeInvitee(actor: Actor, actorEmail: string, grant: InvitationGrant): Promise<OrgScope> {
+    if (actor.via !== 'session') {
+      throw new AppError('forbidden', 'invitations are answered by a signed-in person, not with an API key');
+    }
+    const organization = await this.#db
+      .selectFrom('organizations')
+      .select(['id'])
+      .where('id', '=', grant.orgId)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+    if (!organization) throw new AppError('not_found', 'invitation not found');
+    if (actorEmail.toLowerCase() !== grant.email.toLowerCase()) {
+      throw new AppError('forbidden', 'this invitation was sent to another email address');
+    }
+    return { orgId: grant.orgId, actor, role: grant.role } as OrgScope;
   }
 
   /** Membership only, no action check: used to list what the caller can see. */

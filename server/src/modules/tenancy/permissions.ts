@@ -23,6 +23,7 @@ export const permissions = {
   'org.update': { description: 'Rename the organization, change enterprise settings', orgRoles: managers },
   'org.delete': { description: 'Delete the organization (soft delete with retention)', orgRoles: ['owner'] },
   'org.transfer': { description: 'Transfer ownership to another member', orgRoles: ['owner'] },
+  'org.leave': { description: 'Leave the organization (the owner transfers ownership first)', orgRoles: everyone },
   'members.read': { description: 'List members and their roles', orgRoles: everyone },
   'members.invite': { description: 'Invite people, list and revoke invitations', orgRoles: managers },
   'members.update': { description: "Change a member's role (never to or from owner)", orgRoles: managers },
@@ -61,5 +62,9 @@ export function teamRoleAllows(action: Action, role: TeamRole): boolean {
   return allowed !== undefined && allowed.includes(role);
 }
 
-/** Rank used to stop escalation: nobody grants a role above their own. */
+/**
+ * Rank used to stop escalation (enforced by `Authorizer.authorizeRoleChange`): nobody grants a role ranked above
+ * their own, nobody changes or removes a member ranked at or above their own, and `owner` is never granted or taken
+ * away by a role change — ownership moves only by transfer. Platform admins rank as owners.
+ */
 export const orgRoleRank: Readonly<Record<OrgRole, number>> = { owner: 4, admin: 3, billing: 2, member: 2, viewer: 1 };

@@ -1,0 +1,97 @@
+import type { Kysely } from 'kysely';
+import type { DatabaseSchema, OrgRole } from '../../db/schema.ts';
+import type { OrgScope } from './authorizer.ts';
+import { containsCondition, pageQuery, type ListWindow } from './list-query.ts';
+
+/** A member of one organization with the user's name and email. */
+export interface MemberRow {
+  readonly user_id: string;
+  readonly email: string;
+  readonly name: string;
+  readonly role: OrgRole;
+  readonly created_at: number;
+}
+
+export const memberSortFields = ['created_at', 'email', 'name'] as const;
+export type MemberSortField = (typeof memberSortFields)[number];
+
+export interface MemberFilters {
+  readonly role?: OrgRole | undefined;
+  /** Email or name contains (case-insensitive). */
+  readonly q?: string | undefined;
+}
+
+/** SQL for org memberships; every method is bound to the caller's organization by its scope. */
+export class MemberRepository {
+  readonly #db: Kysely<DatabaseSchema>;
+  constructor(executor: Kysely<DatabaseSchema>) {
+    this.#db = executor;
+  }
+
+  #members(scope: OrgScope) {
+    return this.#db
+      .selectFrom('org_members')
+      .innerJoin('users', 'users.id', 'org_members.user_id')
+      .select(['org_members.user_id', 'users.email', 'users.name', 'org_members.role', 'org_members.created_at'])
+      .where('org_members.org_id', '=', scope.orgId);
+  }
+
+  list(scope: OrgScope, filters: MemberFilters, window: ListWindow<MemberSortField>): Promise<MemberRow[]> {
+    let query = this.#members(scope);
+    if (filters.role) query = query.where('org_members.role', '=', filters.role);
+    if (filters.q) {
+      const text = filters.q;
+      query = query.where((eb) =>
+        eb.or([containsCondition('users.email', text), containsCondition('users.name', text)]),
+      );
+    }
+    const sortColumn = window.sort.field === 'created_at' ? 'org_members.created_at' : `users.${window.sort.field}`;
+    return pageQuery(
+      query,
+      {
+        sort: sortColumn,
+        id: 'org_members.user_id',
+        sortType: window.sort.field === 'created_at' ? 'number' : 'string',
+      },
+      window,
+    ).execute();
+  }
+
+  find(scope: OrgScope, userId: string): Promise<MemberRow | undefined> {
+    return this.#members(scope).where('org_members.user_id', '=', userId).executeTakeFirst();
+  }
+
+  findOwners(scope: OrgScope): Promise<MemberRow[]> {
+    return this.#members(scope).where('org_members.role', '=', 'owner').execute();
+  }
+
+  async insert(scope: OrgScope, userId: string, role: OrgRole, now: number): Promise<void> {
+    await this.#db
+      .insertInto('org_members')
+      .values({ org_id: scope.orgId, user_id: userId, role, created_at: now })
+      .execute();
+  }
+
+  async updateRole(scope: OrgScope, userId: string, role: OrgRole): Promise<void> {
+    await this.#db
+      .updateTable('org_members')
+      .set({ role })
+      .where('org_id', '=', scope.orgId)
+      .where('user_id', '=', userId)
+      .execute();
+  }
+
+  /** Removes the membership and, with it, every team membership the user had in this organization. */
+  async remove(scope: OrgScope, userId: string): Promise<void> {
+    await this.#db.deleteFrom('team_members').where('org_id', '=', scope.orgId).where('user_id', '=', userId).execute();
+    await this.#db.deleteFrom('org_members').where('org_id', '=', scope.orgId).where('user_id', '=', userId).execute();
+  }
+
+  /** Whether some member of this organization already uses `email` (invitations to members are refused). */
+  async hasMemberWithEmail(scope: OrgScope, email: string): Promise<boolean> {
+    const row = await this.#members(scope)
+      .where((eb) => eb(eb.fn('lower', ['users.email']), '=', email.toLowerCase()))
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+}
