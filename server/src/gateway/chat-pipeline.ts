@@ -10,8 +10,8 @@ import { collectMessageTexts } from './meter/message-text.ts';
 import { RequestMeter } from './meter/request-meter.ts';
 import { pickDeployment, type Deployment } from './model-catalog.ts';
 import { parseUpstream, toGatewayError } from './parse-upstream.ts';
-import { describeFailure, watchClientDisconnect } from './request-lifecycle.ts';
-import { readBody, toUpstreamError, upstreamStatusError, type UpstreamResponse } from './upstream-client.ts';
+import { describeFailure, recordFailure, watchClientDisconnect } from './request-lifecycle.ts';
+import { readBody, throwUpstreamError, toUpstreamError, type UpstreamResponse } from './upstream-client.ts';
 
 export interface ChatCall {
   readonly codec: InboundCodec<never>;
@@ -54,7 +54,7 @@ export async function runChat(
       reply.header(droppedParametersHeader, upstreamRequest.droppedParameters.join(', '));
     }
     const response = await gateway.upstream.send(provider, upstreamRequest, disconnect.signal);
-    if (response.statusCode >= 400) await throwUpstreamError(response, deployment);
+    if (response.statusCode >= 400) await throwUpstreamError(response, adapter);
     if (chat.stream === true) {
       await relayStream(request, reply, { call, deployment, response, meter, gateway, signal: disconnect.signal });
       return reply;
@@ -75,31 +75,11 @@ export async function runChat(
         : JSON.stringify(codec.encodeResponse(parsed.completion, usage, chat.model));
     return reply.code(200).header('content-type', 'application/json').send(payload);
   } catch (error) {
-    if (!meter.finished) {
-      const failure = describeFailure(error, disconnect.signal);
-      meter.finish({
-        status: failure.status,
-        outcome: failure.outcome,
-        usage: undefined,
-        usageSource: 'none',
-        errorCode: failure.code,
-      });
-    }
+    recordFailure(meter, error, disconnect.signal);
     throw error;
   } finally {
     disconnect.dispose();
   }
-}
-
-async function throwUpstreamError(response: UpstreamResponse, deployment: Deployment): Promise<never> {
-  const text = await readBody(response.body);
-  const details = deployment.provider.adapter.parseError(response.statusCode, text);
-  const retryAfter = response.headers['retry-after'];
-  throw upstreamStatusError(
-    response.statusCode,
-    details.message,
-    typeof retryAfter === 'string' ? retryAfter : undefined,
-  );
 }
 
 async function countChatUsage(gateway: GatewayContext, chat: ChatRequest, completionText: string): Promise<TokenUsage> {

@@ -5,8 +5,8 @@ import { resolveModelFor, type GatewayContext } from './gateway-context.ts';
 import { RequestMeter } from './meter/request-meter.ts';
 import { pickDeployment } from './model-catalog.ts';
 import { EmbeddingsBodySchema } from './request-schemas.ts';
-import { readBody, upstreamStatusError } from './upstream-client.ts';
-import { describeFailure, watchClientDisconnect } from './request-lifecycle.ts';
+import { readBody, throwUpstreamError } from './upstream-client.ts';
+import { recordFailure, watchClientDisconnect } from './request-lifecycle.ts';
 import { parseUpstream } from './parse-upstream.ts';
 
 export function registerEmbeddings(app: FastifyInstance, gateway: GatewayContext): void {
@@ -33,16 +33,8 @@ export function registerEmbeddings(app: FastifyInstance, gateway: GatewayContext
       const embeddingsAdapter = adapter.embeddings;
       const upstreamRequest = parseUpstream(() => embeddingsAdapter.buildRequest(body, deployment.target));
       const response = await gateway.upstream.send(provider, upstreamRequest, disconnect.signal);
+      if (response.statusCode >= 400) await throwUpstreamError(response, adapter);
       const text = await readBody(response.body);
-      if (response.statusCode >= 400) {
-        const retryAfter = response.headers['retry-after'];
-        const details = adapter.parseError(response.statusCode, text);
-        throw upstreamStatusError(
-          response.statusCode,
-          details.message,
-          typeof retryAfter === 'string' ? retryAfter : undefined,
-        );
-      }
       const parsed = parseUpstream(() => embeddingsAdapter.parseResponse(text, body));
       const usage = parsed.usage ?? {
         promptTokens: await gateway.tokenCounter.count(embeddingInputText(body.input)),
@@ -53,14 +45,7 @@ export function registerEmbeddings(app: FastifyInstance, gateway: GatewayContext
       const payload = adapter.wireFormat === 'openai' ? text : JSON.stringify(parsed.response);
       return reply.code(200).header('content-type', 'application/json').send(payload);
     } catch (error) {
-      const failure = describeFailure(error, disconnect.signal);
-      meter.finish({
-        status: failure.status,
-        outcome: failure.outcome,
-        usage: undefined,
-        usageSource: 'none',
-        errorCode: failure.code,
-      });
+      recordFailure(meter, error, disconnect.signal);
       throw error;
     } finally {
       disconnect.dispose();

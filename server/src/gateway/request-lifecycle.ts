@@ -1,6 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import { isAppError } from '../errors/app-error.ts';
 import type { UsageRecordsTable } from '../db/schema.ts';
+import type { RequestMeter } from './meter/request-meter.ts';
 
 /** Status recorded for a request whose client went away before the response was complete (nginx's convention). */
 export const clientClosedStatus = 499;
@@ -35,4 +36,16 @@ export function describeFailure(error: unknown, signal: AbortSignal): FailureDes
     return { status: error.status, outcome: upstream ? 'upstream_error' : 'error', code: error.wireCode };
   }
   return { status: 500, outcome: 'error', code: 'internal_error' };
+}
+
+/** Records a request that failed before its response went out; a no-op when the meter has already finished. */
+export function recordFailure(meter: RequestMeter, error: unknown, signal: AbortSignal): void {
+  const failure = describeFailure(error, signal);
+  meter.finish({
+    status: failure.status,
+    outcome: failure.outcome,
+    usage: undefined,
+    usageSource: 'none',
+    errorCode: failure.code,
+  });
 }

@@ -1,7 +1,7 @@
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import { AppError } from '../errors/app-error.ts';
 import type { ProviderConfig } from '../config/config.ts';
-import type { UpstreamHttpRequest } from '../providers/spec/provider-adapter.ts';
+import type { ProviderAdapter, UpstreamHttpRequest } from '../providers/spec/provider-adapter.ts';
 
 export interface UpstreamResponse {
   readonly statusCode: number;
@@ -98,4 +98,19 @@ export function upstreamStatusError(status: number, message: string, retryAfter:
     ...options,
     isRetryable: status >= 500,
   });
+}
+
+/** Reads an upstream error answer and throws it as our error, in the adapter's words where it gave some. */
+export async function throwUpstreamError(
+  response: UpstreamResponse,
+  adapter: Pick<ProviderAdapter, 'parseError'>,
+): Promise<never> {
+  const text = await readBody(response.body);
+  const details = adapter.parseError(response.statusCode, text);
+  const retryAfter = response.headers['retry-after'];
+  throw upstreamStatusError(
+    response.statusCode,
+    details.message,
+    typeof retryAfter === 'string' ? retryAfter : undefined,
+  );
 }

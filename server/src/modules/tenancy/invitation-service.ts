@@ -146,14 +146,7 @@ export class InvitationService {
    * invitation accepted, so a failure leaves neither.
    */
   async accept(actor: Actor, token: string): Promise<AcceptedInvitation> {
-    const invitation = await this.#find(token);
-    const now = Date.now();
-    if (invitationStatus(invitation, now) !== 'pending') throw goneError(invitation, now);
-    const scope = await this.#authorizer.authorizeInvitee(actor, await this.#emailOf(actor), {
-      orgId: invitation.org_id,
-      email: invitation.email,
-      role: invitation.role,
-    });
+    const { invitation, scope, now } = await this.#authorizeAnswer(actor, token);
     return conflictOnDuplicate(
       this.#db.transaction().execute(async (transaction) => {
         const invitations = new InvitationRepository(transaction);
@@ -189,14 +182,7 @@ export class InvitationService {
   }
 
   async decline(actor: Actor, token: string): Promise<void> {
-    const invitation = await this.#find(token);
-    const now = Date.now();
-    if (invitationStatus(invitation, now) !== 'pending') throw goneError(invitation, now);
-    const scope = await this.#authorizer.authorizeInvitee(actor, await this.#emailOf(actor), {
-      orgId: invitation.org_id,
-      email: invitation.email,
-      role: invitation.role,
-    });
+    const { invitation, scope, now } = await this.#authorizeAnswer(actor, token);
     await this.#db.transaction().execute(async (transaction) => {
       const invitations = new InvitationRepository(transaction);
       if (!(await invitations.answer(scope, invitation.id, 'declined_at', now))) throw goneError(invitation, now);
@@ -214,6 +200,22 @@ export class InvitationService {
         now,
       );
     });
+  }
+
+  /** The pending invitation behind a link, and the invitee's scope in its organization: what accept and decline share. */
+  async #authorizeAnswer(
+    actor: Actor,
+    token: string,
+  ): Promise<{ invitation: InvitationWithNames; scope: OrgScope; now: number }> {
+    const invitation = await this.#find(token);
+    const now = Date.now();
+    if (invitationStatus(invitation, now) !== 'pending') throw goneError(invitation, now);
+    const scope = await this.#authorizer.authorizeInvitee(actor, await this.#emailOf(actor), {
+      orgId: invitation.org_id,
+      email: invitation.email,
+      role: invitation.role,
+    });
+    return { invitation, scope, now };
   }
 
   async #find(token: string): Promise<InvitationWithNames> {

@@ -79,10 +79,8 @@ export class OrganizationService {
     return organizations.listForMember(actor.userId, { ...filters, onlyOrgId: actor.keyOrgId }, window);
   }
 
-  async get(scope: OrgScope): Promise<VisibleOrganization> {
-    const organization = await new OrganizationRepository(this.#db).find(scope);
-    if (!organization) throw new AppError('not_found', 'organization not found');
-    return organization;
+  get(scope: OrgScope): Promise<VisibleOrganization> {
+    return findOrganization(new OrganizationRepository(this.#db), scope);
   }
 
   async overview(scope: OrgScope): Promise<OrganizationOverview> {
@@ -99,8 +97,7 @@ export class OrganizationService {
     const now = Date.now();
     return this.#db.transaction().execute(async (transaction) => {
       const organizations = new OrganizationRepository(transaction);
-      const before = await organizations.find(scope);
-      if (!before) throw new AppError('not_found', 'organization not found');
+      const before = await findOrganization(organizations, scope);
       await organizations.rename(scope, name, now);
       await recordAuditEvent(
         transaction,
@@ -212,4 +209,14 @@ export class OrganizationService {
       );
     });
   }
+}
+
+/** The organization the scope names, or not_found when it is gone (soft-deleted organizations included). */
+export async function findOrganization(
+  organizations: OrganizationRepository,
+  scope: OrgScope,
+): Promise<VisibleOrganization> {
+  const organization = await organizations.find(scope);
+  if (!organization) throw new AppError('not_found', 'organization not found');
+  return organization;
 }

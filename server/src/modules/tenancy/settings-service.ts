@@ -4,6 +4,7 @@ import type { SecretBox } from '../../lib/secret-box.ts';
 import { recordAuditEvent } from '../audit/index.ts';
 import type { OrgScope } from './authorizer.ts';
 import { OrganizationRepository } from './organization-repository.ts';
+import { findOrganization } from './organization-service.ts';
 import {
   parseOrgSettings,
   serializeOrgSettings,
@@ -50,8 +51,7 @@ export class SettingsService {
   }
 
   async read(scope: OrgScope): Promise<OrgSettings> {
-    const organization = await new OrganizationRepository(this.#db).find(scope);
-    if (!organization) throw new AppError('not_found', 'organization not found');
+    const organization = await findOrganization(new OrganizationRepository(this.#db), scope);
     return parseOrgSettings(organization.settings);
   }
 
@@ -59,8 +59,7 @@ export class SettingsService {
     const now = Date.now();
     return this.#db.transaction().execute(async (transaction) => {
       const organizations = new OrganizationRepository(transaction);
-      const organization = await organizations.find(scope);
-      if (!organization) throw new AppError('not_found', 'organization not found');
+      const organization = await findOrganization(organizations, scope);
       const before = parseOrgSettings(organization.settings);
       const after = this.#apply(scope, before, patch);
       await organizations.writeSettings(scope, serializeOrgSettings(after), now);
