@@ -1,3 +1,4 @@
+import Type from 'typebox';
 import type { AppError } from '../errors/app-error.ts';
 
 export const problemContentType = 'application/problem+json';
@@ -21,3 +22,25 @@ export function encodeProblem(error: AppError, instance?: string): Record<string
 function titleFor(error: AppError): string {
   return error.code.replaceAll('_', ' ').replace(/^./, (first) => first.toUpperCase());
 }
+
+/** RFC 9457 problem details, as every /api error is answered. */
+export const ProblemSchema = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.String(),
+    code: Type.String(),
+    param: Type.Optional(Type.String()),
+    instance: Type.Optional(Type.String()),
+  },
+  { description: 'RFC 9457 problem details (application/problem+json)' },
+);
+
+/** The error answers every management route may give, for the OpenAPI document. */
+export const problemResponses = {
+  '4xx': {
+    description: 'Problem details (RFC 9457)',
+    content: { 'application/problem+json': { schema: ProblemSchema } },
+  },
+} as const;

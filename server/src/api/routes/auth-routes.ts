@@ -11,6 +11,7 @@ import {
   type SessionTokens,
 } from '../../modules/identity/index.ts';
 import type { ApiContext, ApiRoutes } from '../api-context.ts';
+import { problemResponses } from '../problem.ts';
 
 const tags = ['auth'];
 /** Public routes take no credentials; OpenAPI shows them without a lock. */
@@ -88,7 +89,7 @@ export const registerAuthRoutes: ApiRoutes = (api, context) => {
         summary: 'Create an account (as the registration mode allows)',
         security: noSecurity,
         body: RegisterBody,
-        response: { 201: AccountSchema },
+        response: { 201: AccountSchema, ...problemResponses },
       },
     },
     async (request, reply) => {
@@ -111,7 +112,7 @@ export const registerAuthRoutes: ApiRoutes = (api, context) => {
         security: noSecurity,
         querystring: SessionQuery,
         body: LoginBody,
-        response: { 200: SessionResponse },
+        response: { 200: SessionResponse, ...problemResponses },
       },
     },
     async (request, reply) => {
@@ -132,7 +133,7 @@ export const registerAuthRoutes: ApiRoutes = (api, context) => {
           'required and new cookies are set). Presenting a retired token again ends the whole session.',
         security: noSecurity,
         body: RefreshBody,
-        response: { 200: SessionResponse },
+        response: { 200: SessionResponse, ...problemResponses },
       },
       preValidation: async (request) => {
         request.body ??= {};
@@ -153,7 +154,11 @@ export const registerAuthRoutes: ApiRoutes = (api, context) => {
   api.post(
     '/auth/logout',
     {
-      schema: { tags, summary: 'Sign out: end this session and clear its cookies', response: { 204: NoContent } },
+      schema: {
+        tags,
+        summary: 'Sign out: end this session and clear its cookies',
+        response: { 204: NoContent, ...problemResponses },
+      },
     },
     async (request, reply) => {
       const { sessionId } = request.actor;
@@ -169,7 +174,11 @@ export const registerAuthRoutes: ApiRoutes = (api, context) => {
   api.post(
     '/auth/logout-all',
     {
-      schema: { tags, summary: 'Sign out everywhere: end every session of this user', response: { 204: NoContent } },
+      schema: {
+        tags,
+        summary: 'Sign out everywhere: end every session of this user',
+        response: { 204: NoContent, ...problemResponses },
+      },
     },
     async (request, reply) => {
       await sessions.endAllSessions(request.actor);
@@ -185,7 +194,7 @@ export const registerAuthRoutes: ApiRoutes = (api, context) => {
         tags,
         summary: 'Change the password; every other session ends',
         body: PasswordChangeBody,
-        response: { 204: NoContent },
+        response: { 204: NoContent, ...problemResponses },
       },
     },
     async (request, reply) => {
@@ -203,7 +212,7 @@ export const registerAuthRoutes: ApiRoutes = (api, context) => {
         summary: 'Email a password reset link (always 202, whether or not the account exists)',
         security: noSecurity,
         body: ResetRequestBody,
-        response: { 202: Accepted },
+        response: { 202: Accepted, ...problemResponses },
       },
     },
     async (request, reply) => {
@@ -221,7 +230,7 @@ export const registerAuthRoutes: ApiRoutes = (api, context) => {
         summary: 'Set a new password with the token from a reset link; every session ends',
         security: noSecurity,
         body: ResetBody,
-        response: { 204: NoContent },
+        response: { 204: NoContent, ...problemResponses },
       },
     },
     async (request, reply) => {
@@ -233,7 +242,11 @@ export const registerAuthRoutes: ApiRoutes = (api, context) => {
   api.post(
     '/auth/email/verify-request',
     {
-      schema: { tags, summary: 'Email a verification link to the signed-in user', response: { 202: Accepted } },
+      schema: {
+        tags,
+        summary: 'Email a verification link to the signed-in user',
+        response: { 202: Accepted, ...problemResponses },
+      },
     },
     async (request, reply) => {
       await accounts.requestEmailVerification(request.actor);
@@ -250,7 +263,7 @@ export const registerAuthRoutes: ApiRoutes = (api, context) => {
         summary: 'Verify an email address with the token from a verification link',
         security: noSecurity,
         body: VerifyBody,
-        response: { 204: NoContent },
+        response: { 204: NoContent, ...problemResponses },
       },
     },
     async (request, reply) => {

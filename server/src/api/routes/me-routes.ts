@@ -1,5 +1,6 @@
 import Type from 'typebox';
 import type { ApiRoutes } from '../api-context.ts';
+import { problemResponses } from '../problem.ts';
 
 const MeSchema = Type.Object({
   id: Type.String(),
@@ -17,7 +18,7 @@ export const registerMeRoutes: ApiRoutes = (api, context) => {
       schema: {
         tags: ['identity'],
         summary: 'The signed-in user and their organizations',
-        response: { 200: MeSchema },
+        response: { 200: MeSchema, ...problemResponses },
       },
     },
     async (request) => {

@@ -12,6 +12,7 @@ import {
   ssoTransactionTtlMs,
 } from '../../modules/sso/index.ts';
 import type { ApiRoutes } from '../api-context.ts';
+import { problemResponses } from '../problem.ts';
 
 const OrgParamsSchema = Type.Object({ org_id: Type.String({ minLength: 1, maxLength: 128 }) });
 type OrgParams = Type.Static<typeof OrgParamsSchema>;
@@ -63,7 +64,7 @@ export const registerSsoRoutes: ApiRoutes = (api, context) => {
         params: OrgParamsSchema,
         querystring: LoginQuerySchema,
         security: [],
-        response: { 302: RedirectSchema },
+        response: { 302: RedirectSchema, ...problemResponses },
       },
     },
     async (request, reply) => {
@@ -95,7 +96,7 @@ export const registerSsoRoutes: ApiRoutes = (api, context) => {
         params: OrgParamsSchema,
         querystring: CallbackQuerySchema,
         security: [],
-        response: { 302: RedirectSchema },
+        response: { 302: RedirectSchema, ...problemResponses },
       },
     },
     async (request, reply) => {

@@ -7,27 +7,7 @@ import { readPageRequest, type PageRequest } from '../pagination.ts';
 export const OrgRoleSchema = Type.Enum(['owner', 'admin', 'billing', 'member', 'viewer']);
 export const TeamRoleSchema = Type.Enum(['admin', 'member']);
 
-/** RFC 9457 problem details, as every /api error is answered. */
-export const ProblemSchema = Type.Object(
-  {
-    type: Type.String(),
-    title: Type.String(),
-    status: Type.Integer(),
-    detail: Type.String(),
-    code: Type.String(),
-    param: Type.Optional(Type.String()),
-    instance: Type.Optional(Type.String()),
-  },
-  { description: 'RFC 9457 problem details (application/problem+json)' },
-);
-
-/** The error answers every tenancy route may give, for the OpenAPI document. */
-export const problemResponses = {
-  '4xx': {
-    description: 'Problem details (RFC 9457)',
-    content: { 'application/problem+json': { schema: ProblemSchema } },
-  },
-} as const;
+export { ProblemSchema, problemResponses } from '../problem.ts';
 
 export const OrgParamsSchema = Type.Object({ org_id: Type.String({ minLength: 1, maxLength: 128 }) });
 export type OrgParams = Type.Static<typeof OrgParamsSchema>;
