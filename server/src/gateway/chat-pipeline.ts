@@ -11,7 +11,7 @@ import { RequestMeter } from './meter/request-meter.ts';
 import { pickDeployment, type Deployment } from './model-catalog.ts';
 import { parseUpstream, toGatewayError } from './parse-upstream.ts';
 import { describeFailure, recordFailure, watchClientDisconnect } from './request-lifecycle.ts';
-import { readBody, throwUpstreamError, toUpstreamError, type UpstreamResponse } from './upstream-client.ts';
+import { throwUpstreamError, toUpstreamError, upstreamErrorFrom, type UpstreamResponse } from './upstream-client.ts';
 
 export interface ChatCall {
   readonly codec: InboundCodec<never>;
@@ -53,13 +53,15 @@ export async function runChat(
     if (upstreamRequest.droppedParameters?.length) {
       reply.header(droppedParametersHeader, upstreamRequest.droppedParameters.join(', '));
     }
-    const response = await gateway.upstream.send(provider, upstreamRequest, disconnect.signal);
-    if (response.statusCode >= 400) await throwUpstreamError(response, adapter);
     if (chat.stream === true) {
+      const response = await gateway.upstream.send(provider, upstreamRequest, disconnect.signal);
+      if (response.statusCode >= 400) await throwUpstreamError(response, adapter);
       await relayStream(request, reply, { call, deployment, response, meter, gateway, signal: disconnect.signal });
       return reply;
     }
-    const text = await readBody(response.body);
+    const response = await gateway.upstream.fetchText(provider, upstreamRequest, disconnect.signal);
+    if (response.statusCode >= 400) throw upstreamErrorFrom(response, adapter);
+    const text = response.text;
     const parsed = parseUpstream(() => adapter.parseChatResponse(text, chat));
     const usage =
       parsed.usage ??

@@ -5,7 +5,7 @@ import { resolveModelFor, type GatewayContext } from './gateway-context.ts';
 import { RequestMeter } from './meter/request-meter.ts';
 import { pickDeployment } from './model-catalog.ts';
 import { EmbeddingsBodySchema } from './request-schemas.ts';
-import { readBody, throwUpstreamError } from './upstream-client.ts';
+import { upstreamErrorFrom } from './upstream-client.ts';
 import { recordFailure, watchClientDisconnect } from './request-lifecycle.ts';
 import { parseUpstream } from './parse-upstream.ts';
 
@@ -32,9 +32,9 @@ export function registerEmbeddings(app: FastifyInstance, gateway: GatewayContext
       }
       const embeddingsAdapter = adapter.embeddings;
       const upstreamRequest = parseUpstream(() => embeddingsAdapter.buildRequest(body, deployment.target));
-      const response = await gateway.upstream.send(provider, upstreamRequest, disconnect.signal);
-      if (response.statusCode >= 400) await throwUpstreamError(response, adapter);
-      const text = await readBody(response.body);
+      const response = await gateway.upstream.fetchText(provider, upstreamRequest, disconnect.signal);
+      if (response.statusCode >= 400) throw upstreamErrorFrom(response, adapter);
+      const text = response.text;
       const parsed = parseUpstream(() => embeddingsAdapter.parseResponse(text, body));
       const usage = parsed.usage ?? {
         promptTokens: await gateway.tokenCounter.count(embeddingInputText(body.input)),

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import { AppError } from '../errors/app-error.ts';
 import type { ProviderConfig } from '../config/config.ts';
@@ -7,6 +8,13 @@ export interface UpstreamResponse {
   readonly statusCode: number;
   readonly headers: Dispatcher.ResponseData['headers'];
   readonly body: Dispatcher.ResponseData['body'];
+}
+
+/** A whole (non-streamed) upstream answer. */
+export interface BufferedUpstreamResponse {
+  readonly statusCode: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly text: string;
 }
 
 /** Keep-alive connection pools, one per upstream origin, shared by every request to it. */
@@ -28,6 +36,68 @@ export class UpstreamClient {
     } catch (error) {
       throw toUpstreamError(error);
     }
+  }
+
+  /**
+   * Sends a request and collects the whole answer. Written against undici's dispatch handler rather than
+   * `request()` because it is the hot path of every non-streamed call: chunks go straight into an array, with no
+   * Readable stream, body mixin or extra promise per request.
+   */
+  fetchText(
+    provider: ProviderConfig,
+    request: UpstreamHttpRequest,
+    signal: AbortSignal,
+  ): Promise<BufferedUpstreamResponse> {
+    const { pool, basePath } = this.#poolFor(provider);
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let statusCode = 0;
+      let headers: IncomingHttpHeaders = {};
+      let controller: Dispatcher.DispatchController | undefined;
+      const onAbort = (): void => controller?.abort(new undiciErrors.RequestAbortedError());
+      const settle = (): void => signal.removeEventListener('abort', onAbort);
+      if (signal.aborted) {
+        reject(new undiciErrors.RequestAbortedError());
+        return;
+      }
+      signal.addEventListener('abort', onAbort, { once: true });
+      pool.dispatch(
+        {
+          method: 'POST',
+          path: basePath + request.path,
+          headers: request.headers,
+          body: request.body,
+          headersTimeout: provider.timeoutMs,
+          bodyTimeout: provider.timeoutMs,
+        },
+        {
+          onRequestStart(dispatchController) {
+            controller = dispatchController;
+            if (signal.aborted) dispatchController.abort(new undiciErrors.RequestAbortedError());
+          },
+          onResponseStart(_controller, status, responseHeaders) {
+            statusCode = status;
+            headers = responseHeaders;
+          },
+          onResponseData(_controller, chunk) {
+            chunks.push(chunk);
+          },
+          onResponseEnd() {
+            settle();
+            resolve({
+              statusCode,
+              headers,
+              text:
+                chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8'),
+            });
+          },
+          onResponseError(_controller, error) {
+            settle();
+            reject(toUpstreamError(error));
+          },
+        },
+      );
+    });
   }
 
   async close(): Promise<void> {
@@ -54,9 +124,11 @@ export class UpstreamClient {
 }
 
 /** Maps transport failures to the closed error set; the client's own abort is passed through unchanged. */
-export function toUpstreamError(error: unknown): unknown {
+export function toUpstreamError(error: unknown): Error {
   if (error instanceof AppError) return error;
-  if (error instanceof undiciErrors.RequestAbortedError || (error as Error).name === 'AbortError') return error;
+  if (error instanceof undiciErrors.RequestAbortedError || (error instanceof Error && error.name === 'AbortError')) {
+    return error;
+  }
   if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
     return new AppError('upstream_timeout', 'the upstream provider did not answer in time', {
       isRetryable: true,
@@ -105,10 +177,20 @@ export async function throwUpstreamError(
   response: UpstreamResponse,
   adapter: Pick<ProviderAdapter, 'parseError'>,
 ): Promise<never> {
-  const text = await readBody(response.body);
-  const details = adapter.parseError(response.statusCode, text);
+  throw upstreamErrorFrom(
+    { statusCode: response.statusCode, headers: response.headers, text: await readBody(response.body) },
+    adapter,
+  );
+}
+
+/** The error for an upstream answer with an error status, in the adapter's reading of its body. */
+export function upstreamErrorFrom(
+  response: BufferedUpstreamResponse,
+  adapter: Pick<ProviderAdapter, 'parseError'>,
+): AppError {
+  const details = adapter.parseError(response.statusCode, response.text);
   const retryAfter = response.headers['retry-after'];
-  throw upstreamStatusError(
+  return upstreamStatusError(
     response.statusCode,
     details.message,
     typeof retryAfter === 'string' ? retryAfter : undefined,
