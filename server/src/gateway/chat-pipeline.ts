@@ -62,6 +62,13 @@ export async function runChat(
     const response = await gateway.upstream.fetchText(provider, upstreamRequest, disconnect.signal);
     if (response.statusCode >= 400) throw upstreamErrorFrom(response, adapter);
     const text = response.text;
+    const passthrough =
+      codec.format === 'openai' && adapter.wireFormat === 'openai' && adapter.passthroughResponses !== false;
+    const passthroughUsage = passthrough ? adapter.readPassthroughUsage?.(text) : undefined;
+    if (passthroughUsage) {
+      meter.finish({ status: 200, outcome: 'success', usage: passthroughUsage, usageSource: 'upstream' });
+      return reply.code(200).header('content-type', 'application/json').send(text);
+    }
     const parsed = parseUpstream(() => adapter.parseChatResponse(text, chat));
     const usage =
       parsed.usage ??
@@ -71,10 +78,7 @@ export async function runChat(
         parsed.completion.choices.map((choice) => choice.message?.content ?? '').join(''),
       ));
     meter.finish({ status: 200, outcome: 'success', usage, usageSource: parsed.usage ? 'upstream' : 'counted' });
-    const payload =
-      codec.format === 'openai' && adapter.wireFormat === 'openai' && adapter.passthroughResponses !== false
-        ? text
-        : JSON.stringify(codec.encodeResponse(parsed.completion, usage, chat.model));
+    const payload = passthrough ? text : JSON.stringify(codec.encodeResponse(parsed.completion, usage, chat.model));
     return reply.code(200).header('content-type', 'application/json').send(payload);
   } catch (error) {
     recordFailure(meter, error, disconnect.signal);

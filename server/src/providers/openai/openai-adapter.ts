@@ -1,4 +1,6 @@
 import type { ChatStreamDecoder, ProviderTarget } from '../spec/provider-adapter.ts';
+import { findLastObjectMember } from '../../lib/json-member-scan.ts';
+import type { OpenAiUsage } from '../spec/openai-types.ts';
 import type { OpenAiCompatibleAdapter } from './openai-quirks.ts';
 import {
   buildChatBody,
@@ -30,6 +32,18 @@ export const openAiAdapter: OpenAiCompatibleAdapter = {
   parseChatResponse(body) {
     const completion = parseChatCompletion(body);
     return { completion, usage: toTokenUsage(completion.usage) };
+  },
+
+  readPassthroughUsage(body) {
+    // A whole JSON object whose usage member can be read on its own; anything else gets the full parse.
+    if (body.charCodeAt(0) !== 123 || body.charCodeAt(body.length - 1) !== 125) return undefined;
+    const source = findLastObjectMember(body, 'usage');
+    if (source === undefined) return undefined;
+    try {
+      return toTokenUsage(JSON.parse(source) as OpenAiUsage);
+    } catch {
+      return undefined;
+    }
   },
 
   createChatStreamDecoder(): ChatStreamDecoder {

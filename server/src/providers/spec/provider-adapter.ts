@@ -81,6 +81,11 @@ export interface ProviderAdapter {
    * byte. False when the adapter rewrites responses (a preset renaming `reasoning` to `reasoning_content`).
    */
   readonly passthroughResponses?: boolean;
+  /**
+   * For responses forwarded byte for byte: read just the usage, without parsing the whole body. Returns undefined
+   * when it cannot tell, and the gateway then parses the body in full.
+   */
+  readPassthroughUsage?(body: string): TokenUsage | undefined;
   /** `request.stream` decides whether the upstream is asked to stream. */
   buildChatRequest(request: ChatRequest, target: ProviderTarget): UpstreamHttpRequest;
   parseChatResponse(body: string, request: ChatRequest): ParsedChatResponse;
