@@ -17,6 +17,11 @@ declare module 'fastify' {
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const appError = toAppError(error);
+    if (isAbort(error)) {
+      // Only a client that went away aborts a request: its usage record says so, and there is nobody to answer.
+      request.log.debug({ requestId: request.id }, 'client disconnected');
+      return reply;
+    }
     if (appError.status >= 500 && !appError.code.startsWith('upstream_')) {
       request.log.error({ err: error, requestId: request.id }, 'request failed');
     } else if (appError.code.startsWith('upstream_')) {
@@ -31,6 +36,10 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) =>
     sendError(reply, new AppError('route_not_found', `no route for ${request.method} ${request.url.split('?')[0]}`)),
   );
+}
+
+function isAbort(error: Error): boolean {
+  return error.name === 'AbortError' || error.name === 'RequestAbortedError';
 }
 
 export function sendError(reply: FastifyReply, error: AppError): FastifyReply {
