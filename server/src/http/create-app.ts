@@ -29,6 +29,7 @@ import { createIdentityServices, createMailer, type Mailer } from '../modules/id
 import { Authorizer } from '../modules/tenancy/index.ts';
 import { registerErrorHandling } from './error-handler.ts';
 import { registerHealth } from './health.ts';
+import { lazySchemaCompilers } from './lazy-schema-compilers.ts';
 
 export interface AppServices {
   readonly config: Config;
@@ -74,6 +75,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
     genReqId: () => newRequestId(),
+    schemaController: lazySchemaCompilers(),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
 

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { IdentityConfig } from '../../config/config.ts';
 
 export interface MailMessage {
@@ -14,21 +14,25 @@ export interface Mailer {
   close(): void;
 }
 
+/** nodemailer is loaded on the first email: it weighs ~20 MiB of memory that most instances never need. */
 export class SmtpMailer implements Mailer {
-  readonly #transport: Transporter;
+  readonly #smtpUrl: string;
   readonly #from: string;
+  #transport: Promise<Transporter> | undefined;
 
   constructor(smtpUrl: string, from: string) {
-    this.#transport = nodemailer.createTransport(smtpUrl);
+    this.#smtpUrl = smtpUrl;
     this.#from = from;
   }
 
   async send(message: MailMessage): Promise<void> {
-    await this.#transport.sendMail({ from: this.#from, to: message.to, subject: message.subject, text: message.text });
+    this.#transport ??= import('nodemailer').then((nodemailer) => nodemailer.default.createTransport(this.#smtpUrl));
+    const transport = await this.#transport;
+    await transport.sendMail({ from: this.#from, to: message.to, subject: message.subject, text: message.text });
   }
 
   close(): void {
-    this.#transport.close();
+    void this.#transport?.then((transport) => transport.close());
   }
 }
 
