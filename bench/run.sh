@@ -141,7 +141,8 @@ YAML
 
 api_key="sk-bench-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 # Extra node flags for the gateway, for diagnostics (e.g. "--max-semi-space-size=8"); recorded in the result.
-read -r -a gateway_node_flags <<< "${BENCH_GATEWAY_NODE_FLAGS:-}"
+# The flags AI Hub's own launchers use (server/bin/aihub.ts shebang, npm start), then any extra ones.
+read -r -a gateway_node_flags <<< "--max-semi-space-size=8 ${BENCH_GATEWAY_NODE_FLAGS:-}"
 if [[ "$profile" == true ]]; then
   profile_dir="$results_dir/profile-$stamp"
   gateway_node_flags+=(--cpu-prof "--cpu-prof-dir=$profile_dir")
@@ -276,6 +277,6 @@ load_after="$(load_average)"
 result_file="$results_dir/$stamp.json"
 "$node_bin" bench/report.ts --work-dir "$work_dir" --out "$result_file" --scenario "$scenario" \
   --load-before "$load_before" --load-after "$load_after" --gateway-cpu "$gateway_cpu" --load-cpu "$load_cpu" \
-  --clock-ticks "$(getconf CLK_TCK)" "--gateway-node-flags=${BENCH_GATEWAY_NODE_FLAGS:-}" --started-at "$started_at" \
+  --clock-ticks "$(getconf CLK_TCK)" "--gateway-node-flags=${gateway_node_flags[*]}" --started-at "$started_at" \
   --connections "$connections" --stream-chunks "$stream_chunks" --stream-chunk-delay-ms "$stream_chunk_delay_ms"
 log "results written to $result_file"
