@@ -105,6 +105,8 @@ export const registerMemberRoutes: ApiRoutes = (api, context) => {
     async (request, reply) => {
       const scope = await context.authorizer.authorize(request.actor, request.params.org_id, 'members.remove');
       await members.remove(scope, request.params.user_id);
+      // Their keys were revoked in the same transaction; drop this instance's cached copies now, not at the next poll.
+      context.keyAuthenticator.invalidate();
       return reply.code(204).send();
     },
   );

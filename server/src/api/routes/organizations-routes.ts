@@ -168,6 +168,8 @@ export const registerOrganizationRoutes: ApiRoutes = (api, context) => {
     async (request, reply) => {
       const scope = await context.authorizer.authorize(request.actor, request.params.org_id, 'org.delete');
       await organizations.delete(scope);
+      // Their keys were revoked in the same transaction; drop this instance's cached copies now, not at the next poll.
+      context.keyAuthenticator.invalidate();
       return reply.code(204).send();
     },
   );
@@ -203,6 +205,8 @@ export const registerOrganizationRoutes: ApiRoutes = (api, context) => {
     async (request, reply) => {
       const scope = await context.authorizer.authorize(request.actor, request.params.org_id, 'org.leave');
       await organizations.leave(scope);
+      // Their keys were revoked in the same transaction; drop this instance's cached copies now, not at the next poll.
+      context.keyAuthenticator.invalidate();
       return reply.code(204).send();
     },
   );

@@ -104,6 +104,21 @@ export class KeyRepository {
     return result.numUpdatedRows > 0n;
   }
 
+  /**
+   * Revokes every active key of the organization that acts as `userId` (all of them when userId is omitted), for a
+   * member who leaves or is removed, or an organization that is deleted. Returns how many; bump the epoch if any.
+   */
+  async revokeInOrganization(scope: OrgScope, now: number, userId?: string): Promise<number> {
+    const result = await this.#db
+      .updateTable('api_keys')
+      .set({ revoked_at: now, updated_at: now })
+      .where('org_id', '=', scope.orgId)
+      .$if(userId !== undefined, (query) => query.where('user_id', '=', userId ?? ''))
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
   /** Tells every instance that some key changed (revoked, rotated, re-scoped): they drop their cached principals. */
   async bumpEpoch(): Promise<void> {
     await this.#db

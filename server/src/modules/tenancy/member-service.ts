@@ -1,7 +1,9 @@
+import type { Kysely } from 'kysely';
 import type { Database } from '../../db/database.ts';
-import type { OrgRole } from '../../db/schema.ts';
+import type { DatabaseSchema, OrgRole } from '../../db/schema.ts';
 import { AppError } from '../../errors/app-error.ts';
 import { recordAuditEvent } from '../audit/index.ts';
+import { KeyRepository } from '../keys/index.ts';
 import type { Authorizer, OrgScope } from './authorizer.ts';
 import type { ListWindow } from './list-query.ts';
 import { MemberRepository, type MemberFilters, type MemberRow, type MemberSortField } from './member-repository.ts';
@@ -55,6 +57,7 @@ export class MemberService {
       if (!member) throw new AppError('not_found', 'member not found');
       this.#authorizer.authorizeRoleChange(scope, { targetUserId: userId, from: member.role });
       await members.remove(scope, userId);
+      const revokedKeys = await revokeMemberKeys(transaction, scope, now, userId);
       await recordAuditEvent(
         transaction,
         {
@@ -64,9 +67,26 @@ export class MemberService {
           targetType: 'member',
           targetId: userId,
           before: { user_id: userId, email: member.email, role: member.role },
+          after: { revoked_keys: revokedKeys },
         },
         now,
       );
     });
   }
+}
+
+/**
+ * A key acts as its user inside its organization; once the user is out (or the organization is gone) the key must
+ * stop working everywhere, so its revocation shares the membership change's transaction and bumps the keys epoch.
+ */
+export async function revokeMemberKeys(
+  transaction: Kysely<DatabaseSchema>,
+  scope: OrgScope,
+  now: number,
+  userId?: string,
+): Promise<number> {
+  const keys = new KeyRepository(transaction);
+  const revoked = await keys.revokeInOrganization(scope, now, userId);
+  if (revoked > 0) await keys.bumpEpoch();
+  return revoked;
 }

@@ -5,6 +5,7 @@ import { recordAuditEvent } from '../audit/index.ts';
 import type { Actor, Authorizer, OrgScope } from './authorizer.ts';
 import type { ListWindow } from './list-query.ts';
 import { MemberRepository, type MemberRow } from './member-repository.ts';
+import { revokeMemberKeys } from './member-service.ts';
 import {
   OrganizationRepository,
   type OrganizationFilters,
@@ -126,6 +127,7 @@ export class OrganizationService {
         throw new AppError('not_found', 'organization not found');
       }
       const purgeAfter = now + deletedOrganizationRetentionDays * 86_400_000;
+      const revokedKeys = await revokeMemberKeys(transaction, scope, now);
       await recordAuditEvent(
         transaction,
         {
@@ -135,7 +137,13 @@ export class OrganizationService {
           targetType: 'organization',
           targetId: scope.orgId,
           before: { id: before.id, name: before.name, deleted_at: null },
-          after: { id: before.id, name: before.name, deleted_at: now, purge_after: purgeAfter },
+          after: {
+            id: before.id,
+            name: before.name,
+            deleted_at: now,
+            purge_after: purgeAfter,
+            revoked_keys: revokedKeys,
+          },
         },
         now,
       );
@@ -195,6 +203,7 @@ export class OrganizationService {
         throw new AppError('conflict', 'transfer ownership to another member before leaving');
       }
       await members.remove(scope, scope.actor.userId);
+      const revokedKeys = await revokeMemberKeys(transaction, scope, now, scope.actor.userId);
       await recordAuditEvent(
         transaction,
         {
@@ -204,6 +213,7 @@ export class OrganizationService {
           targetType: 'member',
           targetId: scope.actor.userId,
           before: { user_id: membership.user_id, role: membership.role },
+          after: { revoked_keys: revokedKeys },
         },
         now,
       );
