@@ -1,6 +1,6 @@
 /**
  * Gathers the pieces run.sh left in its work directory (wrk summaries, CPU tick counts, fixed-rate results, the
- * gateway's memory by phase), checks them against the targets of the foundation issue, writes one JSON result and
+ * gateway's memory by phase), checks them against the performance targets, writes one JSON result and
  * prints a Markdown table.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
