@@ -1,11 +1,4 @@
-import Type from 'typebox';
 import { AppError } from '../errors/app-error.ts';
-
-/** Query parameters every list endpoint takes. Cursors are opaque to clients. */
-export const PageQuerySchema = Type.Object({
-  limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,3}$' })),
-  cursor: Type.Optional(Type.String({ maxLength: 512 })),
-});
 
 export interface PageRequest {
   limit: number;
