@@ -7,5 +7,13 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    coverage: {
+      provider: 'v8',
+      include: ['server/src/**/*.ts', 'mock-upstream/src/**/*.ts'],
+      exclude: ['**/*.test.ts', '**/fixtures/**'],
+      reporter: ['text-summary', 'json-summary'],
+      // The suite fails when line coverage drops below this floor.
+      thresholds: { lines: 90 },
+    },
   },
 });

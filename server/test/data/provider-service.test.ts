@@ -13,7 +13,11 @@ describe.each(testEngines)('stored providers on %s', (engine) => {
   beforeEach(async () => {
     database = await createTestDatabase(engine);
     await migrateToLatest(database.handle.db);
-    service = new ProviderService(new ProviderRepository(database.handle.db), new SecretBox(secretKey), () => 1_700_000_000_000);
+    service = new ProviderService(
+      new ProviderRepository(database.handle.db),
+      new SecretBox(secretKey),
+      () => 1_700_000_000_000,
+    );
   });
   afterEach(async () => {
     await database.handle.close();
@@ -21,13 +25,28 @@ describe.each(testEngines)('stored providers on %s', (engine) => {
   });
 
   it('keeps the credential sealed at rest and returns it decrypted only to the runtime configuration', async () => {
-    await service.save({ id: 'openai', type: 'openai', baseUrl: 'https://api.openai.com/v1/', apiKey: 'sk-live-secret-123' });
+    await service.save({
+      id: 'openai',
+      type: 'openai',
+      baseUrl: 'https://api.openai.com/v1/',
+      apiKey: 'sk-live-secret-123',
+    });
 
-    const row = await database.handle.db.selectFrom('providers').selectAll().where('id', '=', 'openai').executeTakeFirstOrThrow();
+    const row = await database.handle.db
+      .selectFrom('providers')
+      .selectAll()
+      .where('id', '=', 'openai')
+      .executeTakeFirstOrThrow();
     expect(row.api_key_sealed).toMatch(/^v1:/);
     expect(JSON.stringify(row)).not.toContain('sk-live-secret-123');
     expect(await service.list()).toEqual([
-      { id: 'openai', type: 'openai', baseUrl: 'https://api.openai.com/v1', hasApiKey: true, updatedAt: 1_700_000_000_000 },
+      {
+        id: 'openai',
+        type: 'openai',
+        baseUrl: 'https://api.openai.com/v1',
+        hasApiKey: true,
+        updatedAt: 1_700_000_000_000,
+      },
     ]);
     const [config] = await service.loadConfigs();
     expect(config).toMatchObject({ id: 'openai', baseUrl: 'https://api.openai.com/v1', apiKey: 'sk-live-secret-123' });
@@ -36,8 +55,18 @@ describe.each(testEngines)('stored providers on %s', (engine) => {
   it('refuses a sealed credential moved to another provider, or read with another key', async () => {
     await service.save({ id: 'a', type: 'openai', baseUrl: 'https://a.example/v1', apiKey: 'key-for-a' });
     await service.save({ id: 'b', type: 'openai', baseUrl: 'https://b.example/v1', apiKey: undefined });
-    const sealedForA = (await database.handle.db.selectFrom('providers').select('api_key_sealed').where('id', '=', 'a').executeTakeFirstOrThrow()).api_key_sealed;
-    await database.handle.db.updateTable('providers').set({ api_key_sealed: sealedForA }).where('id', '=', 'b').execute();
+    const sealedForA = (
+      await database.handle.db
+        .selectFrom('providers')
+        .select('api_key_sealed')
+        .where('id', '=', 'a')
+        .executeTakeFirstOrThrow()
+    ).api_key_sealed;
+    await database.handle.db
+      .updateTable('providers')
+      .set({ api_key_sealed: sealedForA })
+      .where('id', '=', 'b')
+      .execute();
     await expect(service.loadConfigs()).rejects.toThrow();
 
     const otherKey = new ProviderService(new ProviderRepository(database.handle.db), new SecretBox(randomBytes(32)));
@@ -46,7 +75,12 @@ describe.each(testEngines)('stored providers on %s', (engine) => {
   });
 
   it('removes a provider', async () => {
-    await service.save({ id: 'gone', type: 'openai-compatible', baseUrl: 'http://127.0.0.1:11434/v1', apiKey: undefined });
+    await service.save({
+      id: 'gone',
+      type: 'openai-compatible',
+      baseUrl: 'http://127.0.0.1:11434/v1',
+      apiKey: undefined,
+    });
     expect(await service.remove('gone')).toBe(true);
     expect(await service.remove('gone')).toBe(false);
     expect(await service.list()).toEqual([]);
