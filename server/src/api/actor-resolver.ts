@@ -5,7 +5,7 @@ import type { KeyAuthenticator } from '../gateway/key-authenticator.ts';
 import { assertKeyAllowedFrom } from '../gateway/key-policy.ts';
 import type { AccessTokens } from '../modules/identity/access-tokens.ts';
 import { looksLikeJwt } from '../modules/identity/access-tokens.ts';
-import type { Actor } from '../modules/tenancy/index.ts';
+import type { Actor } from '../modules/shared/index.ts';
 
 export const sessionCookie = 'aihub_session';
 export const csrfCookie = 'aihub_csrf';

@@ -1,7 +1,7 @@
 import cookie from '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
 import type { Database } from '../db/database.ts';
-import type { Actor } from '../modules/tenancy/index.ts';
+import type { Actor } from '../modules/shared/index.ts';
 import type { ActorResolver } from './actor-resolver.ts';
 import { registerDeprecationHeaders } from './deprecation.ts';
 import { registerIdempotency } from './idempotency.ts';

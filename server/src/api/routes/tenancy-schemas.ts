@@ -1,5 +1,5 @@
 import Type from 'typebox';
-import { parseSort, type ListSort, type ListWindow } from '../../modules/tenancy/index.ts';
+import { parseSort, type ListSort, type ListWindow } from '../../modules/shared/index.ts';
 import { readPageRequest, type PageRequest } from '../pagination.ts';
 
 /** Schemas and small helpers shared by the organization, team, member, invitation, settings and audit routes. */

@@ -1,7 +1,7 @@
 import type { Selectable } from 'kysely';
 import type { Database } from '../../db/database.ts';
 import type { AuditEventsTable } from '../../db/schema.ts';
-import { pageQuery, type ListWindow, type OrgScope } from '../tenancy/index.ts';
+import { pageQuery, type ListWindow, type OrgScope } from '../shared/index.ts';
 
 export type AuditEventRow = Selectable<AuditEventsTable>;
 

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { DatabaseSchema } from '../../db/schema.ts';
 import { newTimeOrderedId } from '../../lib/ids.ts';
-import type { Actor } from '../tenancy/index.ts';
+import type { Actor } from '../shared/index.ts';
 
 export interface AuditEventInput {
   /** null for platform-level events (a user signing up, a platform setting). */

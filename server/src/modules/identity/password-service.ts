@@ -2,7 +2,7 @@ import type { Database } from '../../db/database.ts';
 import { AppError } from '../../errors/app-error.ts';
 import { hashPassword, verifyPassword, type PasswordHashParameters } from '../../lib/password.ts';
 import { recordAuditEvent } from '../audit/index.ts';
-import type { Actor } from '../tenancy/index.ts';
+import type { Actor } from '../shared/index.ts';
 import { passwordResetEmail } from './account-emails.ts';
 import { AccountRepository } from './account-repository.ts';
 import type { IdentityLimiters } from './attempt-limiter.ts';

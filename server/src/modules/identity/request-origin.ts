@@ -1,4 +1,4 @@
-import type { Actor } from '../tenancy/index.ts';
+import type { Actor } from '../shared/index.ts';
 
 /** Where a request came from, for sessions and audit events. */
 export interface RequestOrigin {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Database } from '../../db/database.ts';
 import { AppError } from '../../errors/app-error.ts';
 import { recordAuditEvent } from '../audit/index.ts';
-import type { Actor } from '../tenancy/index.ts';
+import type { Actor } from '../shared/index.ts';
 import type { AccessTokens } from './access-tokens.ts';
 import { AccountRepository } from './account-repository.ts';
 import { generateOpaqueToken, hashOpaqueToken } from './one-time-token.ts';

@@ -1,6 +1,6 @@
 import { sql, type Insertable, type Kysely, type Updateable } from 'kysely';
 import type { ApiKeyRow, DatabaseSchema, TeamRole } from '../../db/schema.ts';
-import { pageQuery, type ListWindow, type OrgScope } from '../tenancy/index.ts';
+import { pageQuery, type ListWindow, type OrgScope } from '../shared/index.ts';
 
 export const keysEpochName = 'api_keys';
 

@@ -3,7 +3,8 @@ import type { Kysely } from 'kysely';
 import type { ApiKeyRow, DatabaseSchema } from '../../db/schema.ts';
 import { AppError } from '../../errors/app-error.ts';
 import { recordAuditEvent } from '../audit/index.ts';
-import { orgRoleAllows, teamRoleAllows, type Actor, type OrgScope } from '../tenancy/index.ts';
+import type { Actor, OrgScope } from '../shared/index.ts';
+import { orgRoleAllows, teamRoleAllows } from '../tenancy/index.ts';
 import { displayPrefix, generateKeySecret, hashKeySecret, keyPrefix } from './key-secret.ts';
 import type { KeyListFilters, KeyListWindow, KeyRepository, KeyStatus } from './key-repository.ts';
 import {

@@ -11,8 +11,8 @@ export type {
 export { permissions, orgRoles, teamRoles, orgRoleRank, orgRoleAllows, teamRoleAllows } from './permissions.ts';
 export type { Action, Permission } from './permissions.ts';
 export { renderPermissionsTable } from './permissions-table.ts';
-export { parseSort, pageQuery } from './list-query.ts';
-export type { ListSort, ListWindow, ListAfter } from './list-query.ts';
+export { parseSort, pageQuery } from '../shared/index.ts';
+export type { ListSort, ListWindow, ListAfter } from '../shared/index.ts';
 export { defaultOrgSettings, ssoDefaultRoles, maxDataRetentionDays, defaultDataRetentionDays } from './org-settings.ts';
 export type { OrgSettings, SsoDefaultRole } from './org-settings.ts';
 export { OrganizationService, deletedOrganizationRetentionDays } from './organization-service.ts';

@@ -14,7 +14,7 @@ import {
   type InvitationStatus,
   type InvitationWithNames,
 } from './invitation-repository.ts';
-import type { ListWindow } from './list-query.ts';
+import type { ListWindow } from '../shared/index.ts';
 import { MemberRepository } from './member-repository.ts';
 import { TeamRepository } from './team-repository.ts';
 

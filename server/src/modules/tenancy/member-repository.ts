@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { DatabaseSchema, OrgRole } from '../../db/schema.ts';
 import type { OrgScope } from './authorizer.ts';
-import { containsCondition, pageQuery, type ListWindow } from './list-query.ts';
+import { containsCondition, pageQuery, type ListWindow } from '../shared/index.ts';
 
 /** A member of one organization with the user's name and email. */
 export interface MemberRow {

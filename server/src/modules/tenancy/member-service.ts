@@ -5,7 +5,7 @@ import { AppError } from '../../errors/app-error.ts';
 import { recordAuditEvent } from '../audit/index.ts';
 import { KeyRepository } from '../keys/index.ts';
 import type { Authorizer, OrgScope } from './authorizer.ts';
-import type { ListWindow } from './list-query.ts';
+import type { ListWindow } from '../shared/index.ts';
 import { MemberRepository, type MemberFilters, type MemberRow, type MemberSortField } from './member-repository.ts';
 
 /** Organization members: list, change roles (under the rank rules), remove. Leaving is OrganizationService.leave. */

@@ -1,7 +1,7 @@
 import type { Kysely, Selectable, SelectQueryBuilder } from 'kysely';
 import type { DatabaseSchema, OrganizationsTable, OrgRole } from '../../db/schema.ts';
 import type { OrgScope, PlatformScope } from './authorizer.ts';
-import { containsCondition, pageQuery, type ListWindow } from './list-query.ts';
+import { containsCondition, pageQuery, type ListWindow } from '../shared/index.ts';
 
 export type OrganizationRow = Selectable<OrganizationsTable>;
 

@@ -3,7 +3,7 @@ import type { Database } from '../../db/database.ts';
 import { AppError } from '../../errors/app-error.ts';
 import { recordAuditEvent } from '../audit/index.ts';
 import type { Actor, Authorizer, OrgScope } from './authorizer.ts';
-import type { ListWindow } from './list-query.ts';
+import type { ListWindow } from '../shared/index.ts';
 import { MemberRepository, type MemberRow } from './member-repository.ts';
 import { revokeMemberKeys } from './member-service.ts';
 import {

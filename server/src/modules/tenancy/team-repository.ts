@@ -1,7 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { DatabaseSchema, TeamRole, TeamsTable } from '../../db/schema.ts';
 import type { OrgScope } from './authorizer.ts';
-import { containsCondition, pageQuery, type ListWindow } from './list-query.ts';
+import { containsCondition, pageQuery, type ListWindow } from '../shared/index.ts';
 
 export type TeamRow = Selectable<TeamsTable>;
 

@@ -6,7 +6,7 @@ import { AppError } from '../../errors/app-error.ts';
 import { recordAuditEvent } from '../audit/index.ts';
 import { conflictOnDuplicate } from './unique-violation.ts';
 import type { Authorizer, OrgScope } from './authorizer.ts';
-import type { ListWindow } from './list-query.ts';
+import type { ListWindow } from '../shared/index.ts';
 import { MemberRepository } from './member-repository.ts';
 import {
   TeamRepository,
