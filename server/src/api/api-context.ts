@@ -2,8 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/config.ts';
 import type { Database } from '../db/database.ts';
 import type { KeyAuthenticator } from '../gateway/key-authenticator.ts';
-import type { AccessTokens } from '../modules/identity/access-tokens.ts';
-import type { IdentityServices } from '../modules/identity/index.ts';
+import type { AccessTokens, IdentityServices } from '../modules/identity/index.ts';
 import type { KeyService } from '../modules/keys/index.ts';
 import type { Authorizer } from '../modules/tenancy/index.ts';
 

@@ -24,8 +24,7 @@ import { registerManagementApi } from '../api/management-api.ts';
 import { registerOpenApi } from '../api/openapi.ts';
 import { managementRoutes } from '../api/routes/index.ts';
 import { managementRoutesV2 } from '../api/routes/organizations-v2-routes.ts';
-import { AccessTokens } from '../modules/identity/access-tokens.ts';
-import { createIdentityServices, createMailer, type Mailer } from '../modules/identity/index.ts';
+import { AccessTokens, createIdentityServices, createMailer, type Mailer } from '../modules/identity/index.ts';
 import { Authorizer } from '../modules/tenancy/index.ts';
 import { registerErrorHandling } from './error-handler.ts';
 import { registerHealth } from './health.ts';
@@ -127,7 +126,13 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   };
   await registerManagementApi(app, {
     db: database.db,
-    actors: new ActorResolver(database.db, accessTokens, authenticator),
+    actors: new ActorResolver({
+      accessTokens,
+      keys: authenticator,
+      sessions: apiContext.identity.sessions,
+      users,
+      csrfSecret: config.secretKey,
+    }),
     routes: managementRoutes.map((register) => (api: FastifyInstance) => register(api, apiContext)),
     v2Routes: managementRoutesV2.map((register) => (api: FastifyInstance) => register(api, apiContext)),
   });

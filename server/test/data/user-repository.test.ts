@@ -47,4 +47,40 @@ describe.each(testEngines)('UserRepository on %s', (engine) => {
     expect(await users.count()).toBe(1);
     expect((await users.findByEmail(alice.email))?.name).toBe('Alice');
   });
+  it('finds by id, sets the password hash and marks the address verified only once', async () => {
+    await users.insert(alice);
+    expect(await users.findById(alice.id)).toEqual(alice);
+    expect(await users.findById('user-nobody')).toBeUndefined();
+
+    await users.setPasswordHash(alice.id, 'scrypt$new', 1_750_000_001_000);
+    expect(await users.markEmailVerified(alice.id, 1_750_000_002_000)).toBe(true);
+    expect(await users.markEmailVerified(alice.id, 1_750_000_003_000)).toBe(false);
+
+    expect(await users.findById(alice.id)).toEqual({
+      ...alice,
+      password_hash: 'scrypt$new',
+      email_verified_at: 1_750_000_002_000,
+      updated_at: 1_750_000_002_000,
+    });
+  });
+
+  it('lists the live organizations of a user by name, narrowed to one for an organization key', async () => {
+    await users.insert(alice);
+    const zeta = await users.createOrganizationWithOwner('Zeta', alice.id, 1_750_000_000_000);
+    const alpha = await users.createOrganizationWithOwner('Alpha', alice.id, 1_750_000_000_000);
+    const gone = await users.createOrganizationWithOwner('Gone', alice.id, 1_750_000_000_000);
+    await database.handle.db
+      .updateTable('organizations')
+      .set({ deleted_at: 1_750_000_000_500 })
+      .where('id', '=', gone)
+      .execute();
+
+    expect(await users.listOrganizations(alice.id)).toEqual([
+      { id: alpha, name: 'Alpha', role: 'owner' },
+      { id: zeta, name: 'Zeta', role: 'owner' },
+    ]);
+    expect(await users.listOrganizations(alice.id, zeta)).toEqual([{ id: zeta, name: 'Zeta', role: 'owner' }]);
+    expect(await users.listOrganizations(alice.id, null)).toEqual([]);
+    expect(await users.listOrganizations('user-nobody')).toEqual([]);
+  });
 });

@@ -145,7 +145,9 @@ export const registerAuthRoutes: ApiRoutes = (api, context) => {
       if (token === undefined) {
         throw new AppError('unauthenticated', `send refresh_token, or the ${refreshCookie} cookie`);
       }
-      if (fromBody === undefined) assertCsrfHeader(request);
+      if (fromBody === undefined) {
+        assertCsrfHeader(request, context.config.secretKey, await sessions.sessionIdOf(token));
+      }
       const tokens = await sessions.refresh(token, originOf(request));
       return sendSession(reply, tokens, fromBody === undefined, context);
     },

@@ -1,4 +1,6 @@
 import Type from 'typebox';
+import { AppError } from '../../errors/app-error.ts';
+import { UserRepository } from '../../modules/users/index.ts';
 import type { ApiRoutes } from '../api-context.ts';
 import { problemResponses } from '../problem.ts';
 
@@ -12,6 +14,7 @@ const MeSchema = Type.Object({
 
 /** `GET /api/v1/me`: the signed-in user and the organizations they belong to. */
 export const registerMeRoutes: ApiRoutes = (api, context) => {
+  const users = new UserRepository(context.db);
   api.get(
     '/me',
     {
@@ -22,22 +25,9 @@ export const registerMeRoutes: ApiRoutes = (api, context) => {
       },
     },
     async (request) => {
-      const user = await context.db
-        .selectFrom('users')
-        .select(['id', 'email', 'name', 'role'])
-        .where('id', '=', request.actor.userId)
-        .executeTakeFirstOrThrow();
-      const organizations = await context.db
-        .selectFrom('org_members')
-        .innerJoin('organizations', 'organizations.id', 'org_members.org_id')
-        .select(['organizations.id', 'organizations.name', 'org_members.role'])
-        .where('org_members.user_id', '=', user.id)
-        .where('organizations.deleted_at', 'is', null)
-        .$if(request.actor.keyOrgId !== undefined, (query) =>
-          query.where('organizations.id', '=', request.actor.keyOrgId ?? ''),
-        )
-        .orderBy('organizations.name')
-        .execute();
+      const user = await users.findById(request.actor.userId);
+      if (!user) throw new AppError('unauthenticated', 'this account no longer exists');
+      const organizations = await users.listOrganizations(user.id, request.actor.keyOrgId);
       return { id: user.id, email: user.email, name: user.name, platform_role: user.role, organizations };
     },
   );

@@ -1,71 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
-import type { DatabaseSchema, UsersTable, UserTokensTable } from '../../db/schema.ts';
+import type { DatabaseSchema, UserTokensTable } from '../../db/schema.ts';
+import type { UserRow } from '../users/index.ts';
 
-export type AccountRow = Selectable<UsersTable>;
+export type AccountRow = UserRow;
 export type UserTokenPurpose = UserTokensTable['purpose'];
 export type UserTokenRow = Selectable<UserTokensTable>;
 
 /**
- * SQL for accounts: users, their one-time tokens, and the invitation check at registration. Built over the database
+ * SQL for accounts besides the users table itself (that is the users module's UserRepository): one-time tokens and
+ * the invitation check at registration. Built over the database
  * or over a transaction, so a service can put several writes and their audit event in one commit.
  */
 export class AccountRepository {
   readonly #db: Kysely<DatabaseSchema>;
   constructor(executor: Kysely<DatabaseSchema>) {
     this.#db = executor;
-  }
-
-  findById(userId: string): Promise<AccountRow | undefined> {
-    return this.#db.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirst();
-  }
-
-  /** `email` must already be normalized (see email-address.ts). */
-  findByEmail(email: string): Promise<AccountRow | undefined> {
-    return this.#db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
-  }
-
-  async insert(account: {
-    id: string;
-    email: string;
-    name: string;
-    passwordHash: string;
-    emailVerifiedAt: number | null;
-    now: number;
-  }): Promise<void> {
-    await this.#db
-      .insertInto('users')
-      .values({
-        id: account.id,
-        email: account.email,
-        name: account.name,
-        role: 'member',
-        password_hash: account.passwordHash,
-        email_verified_at: account.emailVerifiedAt,
-        disabled_at: null,
-        created_at: account.now,
-        updated_at: account.now,
-      })
-      .execute();
-  }
-
-  async setPasswordHash(userId: string, passwordHash: string, now: number): Promise<void> {
-    await this.#db
-      .updateTable('users')
-      .set({ password_hash: passwordHash, updated_at: now })
-      .where('id', '=', userId)
-      .execute();
-  }
-
-  /** Sets email_verified_at unless it is already set; returns whether it changed. */
-  async markEmailVerified(userId: string, now: number): Promise<boolean> {
-    const result = await this.#db
-      .updateTable('users')
-      .set({ email_verified_at: now, updated_at: now })
-      .where('id', '=', userId)
-      .where('email_verified_at', 'is', null)
-      .executeTakeFirst();
-    return result.numUpdatedRows > 0n;
   }
 
   async insertUserToken(token: {

@@ -5,6 +5,7 @@ import { AppError } from '../../errors/app-error.ts';
 import { hashPassword, type PasswordHashParameters } from '../../lib/password.ts';
 import { recordAuditEvent } from '../audit/index.ts';
 import type { Actor } from '../shared/index.ts';
+import { UserRepository } from '../users/index.ts';
 import { emailVerificationEmail } from './account-emails.ts';
 import { AccountRepository, isUniqueViolation, type AccountRow } from './account-repository.ts';
 import type { IdentityLimiters } from './attempt-limiter.ts';
@@ -65,6 +66,7 @@ export class AccountService {
     if (name.length === 0) throw new AppError('invalid_request', 'name must not be empty', { param: 'name' });
     const now = Date.now();
     const accounts = new AccountRepository(this.#db);
+    const users = new UserRepository(this.#db);
 
     let invited = false;
     if (registration.invitationToken !== undefined) {
@@ -86,7 +88,7 @@ export class AccountService {
     assertPasswordPolicy(registration.password, email, 'password');
     const duplicate = () =>
       new AppError('conflict', 'an account with this email address already exists', { param: 'email' });
-    if (await accounts.findByEmail(email)) throw duplicate();
+    if (await users.findByEmail(email)) throw duplicate();
 
     const passwordHash = await hashPassword(registration.password, this.#hashParameters);
     const userId = randomUUID();
@@ -94,7 +96,17 @@ export class AccountService {
     try {
       await this.#db.transaction().execute(async (transaction) => {
         const repository = new AccountRepository(transaction);
-        await repository.insert({ id: userId, email, name, passwordHash, emailVerifiedAt: invited ? now : null, now });
+        await new UserRepository(transaction).insert({
+          id: userId,
+          email,
+          name,
+          role: 'member',
+          password_hash: passwordHash,
+          email_verified_at: invited ? now : null,
+          disabled_at: null,
+          created_at: now,
+          updated_at: now,
+        });
         if (verification) {
           await repository.insertUserToken({
             userId,
@@ -129,7 +141,7 @@ export class AccountService {
       throw error;
     }
     if (verification) this.#sendVerification(email, verification.token);
-    const account = await accounts.findById(userId);
+    const account = await users.findById(userId);
     if (!account) throw new AppError('internal_error', 'the new account could not be read back');
     return account;
   }
@@ -137,7 +149,7 @@ export class AccountService {
   /** Emails a verification link (valid 24 hours) to the signed-in user, unless the address is verified already. */
   async requestEmailVerification(actor: Actor): Promise<void> {
     const accounts = new AccountRepository(this.#db);
-    const account = await accounts.findById(actor.userId);
+    const account = await new UserRepository(this.#db).findById(actor.userId);
     if (!account) throw new AppError('unauthenticated', 'this account no longer exists');
     if (account.email_verified_at !== null) return;
     await this.#limiters.verificationPerUser.consume(account.id);
@@ -159,14 +171,14 @@ export class AccountService {
     const accounts = new AccountRepository(this.#db);
     const row = await accounts.findUserToken('email_verification', hashOpaqueToken(token));
     if (!row || row.used_at !== null || row.expires_at <= Date.now()) throw gone;
-    const account = await accounts.findById(row.user_id);
+    const account = await new UserRepository(this.#db).findById(row.user_id);
     if (!account) throw gone;
     const now = Date.now();
     await this.#db.transaction().execute(async (transaction) => {
       const repository = new AccountRepository(transaction);
       if (!(await repository.useUserToken(row.id, now))) throw gone;
       await repository.useAllUserTokens(account.id, 'email_verification', now);
-      if (!(await repository.markEmailVerified(account.id, now))) return;
+      if (!(await new UserRepository(transaction).markEmailVerified(account.id, now))) return;
       await recordAuditEvent(
         transaction,
         {

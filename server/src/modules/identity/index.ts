@@ -30,8 +30,12 @@ export type { RequestOrigin } from './request-origin.ts';
 export {
   assertCsrfHeader,
   clearSessionCookies,
+  csrfCookie,
+  csrfHeader,
+  csrfTokenFor,
   refreshCookie,
   refreshCookiePath,
+  sessionCookie,
   setSessionCookies,
 } from './session-cookies.ts';
 export { SessionService } from './session-service.ts';

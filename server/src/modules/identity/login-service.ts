@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Database } from '../../db/database.ts';
 import { AppError } from '../../errors/app-error.ts';
 import { hashPassword, needsRehash, verifyPassword, type PasswordHashParameters } from '../../lib/password.ts';
-import { AccountRepository, type AccountRow } from './account-repository.ts';
+import { UserRepository } from '../users/index.ts';
+import type { AccountRow } from './account-repository.ts';
 import type { IdentityLimiters } from './attempt-limiter.ts';
 import { normalizeEmail } from './email-address.ts';
 import type { SessionClient, SessionService, SessionTokens } from './session-service.ts';
@@ -44,7 +45,7 @@ export class LoginService {
     await this.#limiters.loginPerIp.consume(ip);
     await this.#limiters.loginPerAccount.consume(address);
 
-    const accounts = new AccountRepository(this.#db);
+    const accounts = new UserRepository(this.#db);
     const account = await accounts.findByEmail(address);
     const storedHash = account?.password_hash ?? (await this.#decoy());
     const matches = await verifyPassword(password, storedHash);

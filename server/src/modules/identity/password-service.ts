@@ -3,6 +3,7 @@ import { AppError } from '../../errors/app-error.ts';
 import { hashPassword, verifyPassword, type PasswordHashParameters } from '../../lib/password.ts';
 import { recordAuditEvent } from '../audit/index.ts';
 import type { Actor } from '../shared/index.ts';
+import { UserRepository } from '../users/index.ts';
 import { passwordResetEmail } from './account-emails.ts';
 import { AccountRepository } from './account-repository.ts';
 import type { IdentityLimiters } from './attempt-limiter.ts';
@@ -36,7 +37,7 @@ export class PasswordService {
 
   /** Checks the current password, sets the new one and ends every other session of the user. */
   async changePassword(actor: Actor, currentPassword: string, newPassword: string): Promise<void> {
-    const account = await new AccountRepository(this.#db).findById(actor.userId);
+    const account = await new UserRepository(this.#db).findById(actor.userId);
     if (!account) throw new AppError('unauthenticated', 'this account no longer exists');
     if (account.password_hash === null) {
       throw new AppError(
@@ -57,7 +58,7 @@ export class PasswordService {
     const passwordHash = await hashPassword(newPassword, this.#hashParameters);
     const now = Date.now();
     await this.#db.transaction().execute(async (transaction) => {
-      await new AccountRepository(transaction).setPasswordHash(account.id, passwordHash, now);
+      await new UserRepository(transaction).setPasswordHash(account.id, passwordHash, now);
       const ended = await new SessionRepository(transaction).revokeUserFamilies(account.id, now, actor.sessionId);
       await recordAuditEvent(
         transaction,
@@ -83,7 +84,7 @@ export class PasswordService {
     await this.#limiters.resetPerIp.consume(ip);
     await this.#limiters.resetPerEmail.consume(address);
     const accounts = new AccountRepository(this.#db);
-    const account = await accounts.findByEmail(address);
+    const account = await new UserRepository(this.#db).findByEmail(address);
     if (!account || account.disabled_at !== null) return;
     const now = Date.now();
     const { token, hash } = generateOpaqueToken();
@@ -106,7 +107,7 @@ export class PasswordService {
     const accounts = new AccountRepository(this.#db);
     const row = await accounts.findUserToken('password_reset', hashOpaqueToken(token));
     if (!row || row.used_at !== null || row.expires_at <= Date.now()) throw gone;
-    const account = await accounts.findById(row.user_id);
+    const account = await new UserRepository(this.#db).findById(row.user_id);
     if (!account || account.disabled_at !== null) throw gone;
     assertPasswordPolicy(newPassword, account.email, 'new_password');
 
@@ -116,8 +117,9 @@ export class PasswordService {
       const repository = new AccountRepository(transaction);
       if (!(await repository.useUserToken(row.id, now))) throw gone;
       await repository.useAllUserTokens(account.id, 'password_reset', now);
-      await repository.setPasswordHash(account.id, passwordHash, now);
-      await repository.markEmailVerified(account.id, now);
+      const users = new UserRepository(transaction);
+      await users.setPasswordHash(account.id, passwordHash, now);
+      await users.markEmailVerified(account.id, now);
       const ended = await new SessionRepository(transaction).revokeUserFamilies(account.id, now);
       await recordAuditEvent(
         transaction,
@@ -146,15 +148,15 @@ export async function setPasswordAsOperator(
   hashParameters: PasswordHashParameters,
 ): Promise<{ userId: string; email: string }> {
   const address = normalizeEmail(email);
-  const account = await new AccountRepository(db).findByEmail(address);
+  const account = await new UserRepository(db).findByEmail(address);
   if (!account) throw new AppError('not_found', `no user with the email address ${address}`);
   assertPasswordPolicy(password, account.email, 'password');
   const passwordHash = await hashPassword(password, hashParameters);
   const now = Date.now();
   await db.transaction().execute(async (transaction) => {
-    const repository = new AccountRepository(transaction);
-    await repository.setPasswordHash(account.id, passwordHash, now);
-    await repository.markEmailVerified(account.id, now);
+    const users = new UserRepository(transaction);
+    await users.setPasswordHash(account.id, passwordHash, now);
+    await users.markEmailVerified(account.id, now);
     await new SessionRepository(transaction).revokeUserFamilies(account.id, now);
     await recordAuditEvent(
       transaction,

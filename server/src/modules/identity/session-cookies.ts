@@ -1,9 +1,14 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { csrfCookie, csrfHeader, sessionCookie } from '../../api/actor-resolver.ts';
 import type { Config } from '../../config/config.ts';
 import { AppError } from '../../errors/app-error.ts';
 import type { SessionTokens } from './session-service.ts';
+
+/** The console's access token; httpOnly. */
+export const sessionCookie = 'aihub_session';
+/** The CSRF token the console reads and echoes in `csrfHeader` on writes. */
+export const csrfCookie = 'aihub_csrf';
+export const csrfHeader = 'x-csrf-token';
 
 /** The refresh token's cookie; sent only to the auth routes, never with ordinary API calls. */
 export const refreshCookie = 'aihub_refresh';
@@ -11,8 +16,8 @@ export const refreshCookiePath = '/api/v1/auth';
 
 /**
  * Hands a session to the console as cookies: the access token and the refresh token httpOnly (scripts cannot read
- * them), SameSite=Lax, Secure when the public URL is https; plus a fresh readable CSRF token the console echoes in
- * the x-csrf-token header on writes (double-submit).
+ * them), SameSite=Lax, Secure when the public URL is https; plus a readable CSRF token the console echoes in the
+ * x-csrf-token header on writes. The token is bound to the session (see `csrfTokenFor`).
  */
 export function setSessionCookies(reply: FastifyReply, tokens: SessionTokens, config: Config): void {
   const secure = config.identity.publicUrl.startsWith('https:');
@@ -31,7 +36,7 @@ export function setSessionCookies(reply: FastifyReply, tokens: SessionTokens, co
     secure,
     maxAge: refreshMaxAge,
   });
-  reply.setCookie(csrfCookie, randomBytes(32).toString('base64url'), {
+  reply.setCookie(csrfCookie, csrfTokenFor(config.secretKey, tokens.sessionId), {
     path: '/',
     httpOnly: false,
     sameSite: 'lax',
@@ -47,13 +52,29 @@ export function clearSessionCookies(reply: FastifyReply): void {
 }
 
 /**
- * Public routes that act on the refresh cookie (refresh) skip the ActorResolver, so they check the double-submit
- * CSRF token themselves.
+ * The CSRF token of one session: an HMAC of the session id under a key derived from the server secret. A plain
+ * double-submit token (any value, as long as cookie and header agree) passes when an attacker can plant cookies
+ * (a sibling subdomain, an http:// page on the same host); a token bound to the session cannot be forged without
+ * the server secret, and it changes with every new session.
  */
-export function assertCsrfHeader(request: FastifyRequest): void {
-  const expected = request.cookies[csrfCookie];
+export function csrfTokenFor(secretKey: Buffer, sessionId: string): string {
+  const key = createHmac('sha256', secretKey).update('aihub/csrf-token/v1').digest();
+  return createHmac('sha256', key).update(sessionId).digest('base64url');
+}
+
+/**
+ * Checks the x-csrf-token header of a cookie-authenticated write against the token of the session it acts in.
+ * The ActorResolver calls it for every cookie write; the refresh route (public, acting on the refresh cookie) too.
+ */
+export function assertCsrfHeader(request: FastifyRequest, secretKey: Buffer, sessionId: string | undefined): void {
   const presented = request.headers[csrfHeader];
-  if (!expected || typeof presented !== 'string' || presented !== expected) {
+  const expected = sessionId === undefined ? undefined : Buffer.from(csrfTokenFor(secretKey, sessionId));
+  const matches =
+    expected !== undefined &&
+    typeof presented === 'string' &&
+    presented.length === expected.length &&
+    timingSafeEqual(Buffer.from(presented), expected);
+  if (!matches) {
     throw new AppError('csrf_failed', `send the ${csrfHeader} header with the value of the ${csrfCookie} cookie`);
   }
 }

@@ -47,6 +47,17 @@ export class SessionRepository {
     return this.#db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
   }
 
+  /** Whether the family has a token that is not revoked: the session has not ended. */
+  async hasLiveToken(familyId: string): Promise<boolean> {
+    const row = await this.#db
+      .selectFrom('refresh_tokens')
+      .select('id')
+      .where('family_id', '=', familyId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   /**
    * Retires `tokenId` in favour of `replacementId`, only if it is still the live head of its family. False means
    * someone else rotated or revoked it first.

@@ -3,8 +3,8 @@ import type { Database } from '../../db/database.ts';
 import { AppError } from '../../errors/app-error.ts';
 import { recordAuditEvent } from '../audit/index.ts';
 import type { Actor } from '../shared/index.ts';
+import { UserRepository } from '../users/index.ts';
 import type { AccessTokens } from './access-tokens.ts';
-import { AccountRepository } from './account-repository.ts';
 import { generateOpaqueToken, hashOpaqueToken } from './one-time-token.ts';
 import { SessionRepository } from './session-repository.ts';
 
@@ -14,6 +14,8 @@ export interface SessionTokens {
   readonly refreshToken: string;
   /** Seconds until the access token expires. */
   readonly expiresIn: number;
+  /** The session (refresh-token family) these tokens belong to; the console's CSRF token is bound to it. */
+  readonly sessionId: string;
 }
 
 export interface SessionClient {
@@ -67,7 +69,7 @@ export class SessionService {
       throw invalid;
     }
     if (presented.revoked_at !== null || presented.expires_at <= now) throw invalid;
-    const user = await new AccountRepository(this.#db).findById(presented.user_id);
+    const user = await new UserRepository(this.#db).findById(presented.user_id);
     if (!user || user.disabled_at !== null) throw invalid;
 
     const next = generateOpaqueToken();
@@ -91,6 +93,16 @@ export class SessionService {
       throw invalid;
     }
     return this.#tokens(presented.user_id, presented.family_id, next.token);
+  }
+
+  /** Whether the session is still live (not signed out, not revoked); every access token is checked against it. */
+  async isLive(sessionId: string): Promise<boolean> {
+    return new SessionRepository(this.#db).hasLiveToken(sessionId);
+  }
+
+  /** The session a refresh token belongs to, if the token exists (used or not); for the refresh route's CSRF check. */
+  async sessionIdOf(refreshToken: string): Promise<string | undefined> {
+    return (await new SessionRepository(this.#db).findByHash(hashOpaqueToken(refreshToken)))?.family_id;
   }
 
   /** Ends one session (sign-out); its access tokens stop working at once (ActorResolver checks the family). */
@@ -121,7 +133,7 @@ export class SessionService {
 
   async #tokens(userId: string, sessionId: string, refreshToken: string): Promise<SessionTokens> {
     const accessToken = await this.#accessTokens.issue({ userId, sessionId });
-    return { accessToken, refreshToken, expiresIn: this.#accessTokens.ttlSeconds };
+    return { accessToken, refreshToken, expiresIn: this.#accessTokens.ttlSeconds, sessionId };
   }
 
   async #revokeStolenFamily(userId: string, familyId: string, client: SessionClient, now: number): Promise<void> {

@@ -18,26 +18,6 @@ export const ssoAccountRepository = {
       .executeTakeFirst();
   },
 
-  findUserByEmail(executor: Executor, email: string): Promise<SsoUser | undefined> {
-    return executor.selectFrom('users').select(userColumns).where('email', '=', email).executeTakeFirst();
-  },
-
-  async insertUser(executor: Executor, user: { id: string; email: string; name: string }, now: number): Promise<void> {
-    await executor
-      .insertInto('users')
-      .values({
-        id: user.id,
-        email: user.email,
-        name: user.name,
-        role: 'member',
-        password_hash: null,
-        email_verified_at: now,
-        created_at: now,
-        updated_at: now,
-      })
-      .execute();
-  },
-
   async linkIdentity(
     executor: Executor,
     identity: { issuer: string; subject: string; userId: string; email: string },

@@ -6,6 +6,7 @@ import { AppError } from '../../errors/app-error.ts';
 import { recordAuditEvent } from '../audit/index.ts';
 import type { Actor } from '../shared/index.ts';
 import type { OrgSsoSettings } from '../tenancy/index.ts';
+import { UserRepository } from '../users/index.ts';
 import type { OidcConfigurations } from './oidc-configurations.ts';
 import { isUniqueViolation, ssoAccountRepository as accounts, type SsoUser } from './sso-account-repository.ts';
 import { toSsoError } from './sso-errors.ts';
@@ -223,7 +224,8 @@ export class SsoLoginService {
       return linked;
     }
 
-    const existing = await accounts.findUserByEmail(transaction, identity.email);
+    const users = new UserRepository(transaction);
+    const existing = await users.findByEmail(identity.email);
     if (existing) {
       assertActive(existing);
       // Linking by email hands the account to whoever controls this organization's identity provider. That is only
@@ -258,7 +260,13 @@ export class SsoLoginService {
       role: 'member',
       disabled_at: null,
     };
-    await accounts.insertUser(transaction, user, now);
+    await users.insert({
+      ...user,
+      password_hash: null,
+      email_verified_at: now,
+      created_at: now,
+      updated_at: now,
+    });
     await accounts.linkIdentity(transaction, { ...identity, userId: user.id }, now);
     await recordAuditEvent(
       transaction,

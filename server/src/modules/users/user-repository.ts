@@ -1,14 +1,25 @@
 import { randomUUID } from 'node:crypto';
-import type { Insertable, Selectable } from 'kysely';
-import type { Database } from '../../db/database.ts';
-import type { UsersTable } from '../../db/schema.ts';
+import type { Insertable, Kysely, Selectable } from 'kysely';
+import type { DatabaseSchema, OrgRole, UsersTable } from '../../db/schema.ts';
 
 export type UserRow = Selectable<UsersTable>;
 
+/** An organization the user belongs to, with their role in it. */
+export interface UserOrganization {
+  readonly id: string;
+  readonly name: string;
+  readonly role: OrgRole;
+}
+
+/**
+ * The one home of SQL on the `users` table: sign-in, registration, password changes, SSO and the management API's
+ * actor resolution all read and write users through it. Built over the database or over a transaction, so a service
+ * can put several writes and their audit event in one commit.
+ */
 export class UserRepository {
-  readonly #db: Database;
-  constructor(db: Database) {
-    this.#db = db;
+  readonly #db: Kysely<DatabaseSchema>;
+  constructor(executor: Kysely<DatabaseSchema>) {
+    this.#db = executor;
   }
 
   async count(): Promise<number> {
@@ -21,6 +32,51 @@ export class UserRepository {
 
   async insert(row: Insertable<UsersTable>): Promise<void> {
     await this.#db.insertInto('users').values(row).execute();
+  }
+
+  findById(userId: string): Promise<UserRow | undefined> {
+    return this.#db.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirst();
+  }
+
+  /** `email` must already be normalized (lower-case, trimmed; see identity's email-address.ts). */
+  findByEmail(email: string): Promise<UserRow | undefined> {
+    return this.#db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
+  }
+
+  async setPasswordHash(userId: string, passwordHash: string, now: number): Promise<void> {
+    await this.#db
+      .updateTable('users')
+      .set({ password_hash: passwordHash, updated_at: now })
+      .where('id', '=', userId)
+      .execute();
+  }
+
+  /** Sets email_verified_at unless it is already set; returns whether it changed. */
+  async markEmailVerified(userId: string, now: number): Promise<boolean> {
+    const result = await this.#db
+      .updateTable('users')
+      .set({ email_verified_at: now, updated_at: now })
+      .where('id', '=', userId)
+      .where('email_verified_at', 'is', null)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  /**
+   * The live organizations the user belongs to, by name. An API key's organization narrows it: `onlyOrgId` a string
+   * keeps that one, null (a key bound to no organization) keeps none, undefined (a person signed in) keeps all.
+   */
+  listOrganizations(userId: string, onlyOrgId?: string | null): Promise<UserOrganization[]> {
+    return this.#db
+      .selectFrom('org_members')
+      .innerJoin('organizations', 'organizations.id', 'org_members.org_id')
+      .select(['organizations.id', 'organizations.name', 'org_members.role'])
+      .where('org_members.user_id', '=', userId)
+      .where('organizations.deleted_at', 'is', null)
+      .$if(onlyOrgId !== undefined, (query) => query.where('organizations.id', '=', onlyOrgId ?? ''))
+      .orderBy('organizations.name')
+      .orderBy('organizations.id')
+      .execute();
   }
 
   /** Creates an organization and makes `userId` its owner, in one transaction; returns the organization id. */
@@ -37,9 +93,5 @@ export class UserRepository {
         .execute();
     });
     return orgId;
-  }
-
-  findByEmail(email: string): Promise<UserRow | undefined> {
-    return this.#db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
   }
 }
