@@ -38,6 +38,8 @@ export const errorCatalog = {
   upstream_unavailable: { status: 503, type: 'upstream_error' },
   upstream_timeout: { status: 504, type: 'upstream_error' },
   service_unavailable: { status: 503, type: 'server_error' },
+  /** The database did not answer (refused, reset, or silent past its timeout); the call can be retried. */
+  database_unavailable: { status: 503, type: 'server_error' },
   internal_error: { status: 500, type: 'server_error' },
 } as const satisfies Record<string, { status: number; type: string }>;
 

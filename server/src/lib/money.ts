@@ -22,8 +22,11 @@ function numberToPlainString(value: number): string {
 
 /**
  * Cost of a request in micro-units given per-million-token prices in micro-units.
- * tokens × price stays far below 2^53 for any realistic request, so integer arithmetic is exact;
- * the division rounds half up once, at the end.
+ * tokens × price stays far below 2^53 for any realistic request, so integer arithmetic is exact.
+ *
+ * Rounding rule: the exact total (in millionths of a micro-unit) is rounded UP, once, at the end. A request that cost
+ * anything is therefore never recorded as free (a few tokens of a cheap model cost 1 micro-unit, not 0), the recorded
+ * cost is never below the true cost, and it is above it by less than one micro-unit (US$0.000001) per request.
  */
 export function costMicros(
   tokens: { prompt: number; completion: number; cached: number },
@@ -34,5 +37,43 @@ export function costMicros(
     uncachedPrompt * pricesPerMillion.input +
     tokens.cached * pricesPerMillion.cachedInput +
     tokens.completion * pricesPerMillion.output;
-  return Math.floor((numerator + 500_000) / 1_000_000);
+  return divideRoundingUp(numerator, 1_000_000);
+}
+
+/** ⌈dividend / divisor⌉ for non-negative safe integers, corrected so float division cannot shave off a remainder. */
+function divideRoundingUp(dividend: number, divisor: number): number {
+  let quotient = Math.floor(dividend / divisor);
+  let remainder = dividend - quotient * divisor;
+  if (remainder < 0) {
+    quotient -= 1;
+    remainder += divisor;
+  } else if (remainder >= divisor) {
+    quotient += 1;
+    remainder -= divisor;
+  }
+  return remainder > 0 ? quotient + 1 : quotient;
+}
+
+/**
+ * Reads a PostgreSQL BIGINT (times in ms, money in micro-units, counts) exactly. A value a JavaScript number cannot
+ * hold exactly is refused rather than rounded: money must never change silently on its way out of the database.
+ */
+export function parseExactInteger(text: string): number {
+  const value = Number(text);
+  if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(value)) {
+    throw new RangeError(`the database value ${text} is beyond the exact range of a number`);
+  }
+  return value;
+}
+
+/**
+ * Reads a PostgreSQL NUMERIC (what sum() over BIGINT returns) without a float: a whole value that fits exactly is a
+ * number; anything else (a fraction, or a whole value past 2^53) stays the exact decimal text.
+ */
+export function parseExactDecimal(text: string): number | string {
+  if (/^-?\d+$/.test(text)) {
+    const value = Number(text);
+    if (Number.isSafeInteger(value)) return value;
+  }
+  return text;
 }
