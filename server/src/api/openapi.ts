@@ -30,6 +30,24 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       security: [{ bearer: [] }, { session: [] }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/api/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
+  await app.register(swaggerUi, {
+    routePrefix: '/api/docs',
+    uiConfig: { docExpansion: 'list', deepLinking: true },
+    // The page carries the product's name and mark, not the framework's.
+    logo: { type: 'image/svg+xml', content: Buffer.from(aihubLogoSvg), href: '/console', target: '_self' },
+    theme: {
+      title: 'AI Hub API reference',
+      favicon: [
+        { filename: 'aihub.svg', rel: 'icon', sizes: 'any', type: 'image/svg+xml', content: Buffer.from(aihubIconSvg) },
+      ],
+    },
+  });
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 }
+
+const aihubLogoSvg = `<svg xmlns="http://www.w3.org/2000/svg" width="150" height="40" viewBox="0 0 150 40" role="img" aria-label="AI Hub">
+<rect x="2" y="6" width="28" height="28" rx="7" fill="#ffffff"/><circle cx="16" cy="20" r="6" fill="#0b5cad"/>
+<text x="40" y="28" font-family="system-ui, sans-serif" font-size="22" font-weight="700" fill="#ffffff">AI Hub</text>
+</svg>`;
+
+const aihubIconSvg = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="8" fill="#0b5cad"/><circle cx="16" cy="16" r="7" fill="#ffffff"/></svg>`;

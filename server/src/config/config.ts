@@ -90,3 +90,29 @@ export interface SsoConfig {
   /** Allow `http://` issuers on loopback hosts (tests, local development). Off by default. */
   readonly allowInsecureLoopback: boolean;
 }
+  readonly operations: OperationsConfig;
+}
+
+// --- Operations (first run, proxies, shutdown, housekeeping) --------------------------------------------------------
+
+/**
+ * Which peers may set X-Forwarded-For: `false` (none, the default), a hop count, or proxy addresses and CIDR ranges
+ * (also `loopback`, `linklocal`, `uniquelocal`). Passed to Fastify's `trustProxy` (AIHUB_TRUST_PROXY).
+ */
+export type TrustProxySetting = false | number | readonly string[];
+
+export interface OperationsConfig {
+  /**
+   * Serve the built-in demo provider (the mock upstream on a loopback port, model `demo`). On only while no provider
+   * is configured and AIHUB_DEMO_PROVIDER is not false.
+   */
+  readonly demoProvider: boolean;
+  readonly trustProxy: TrustProxySetting;
+  /** After SIGTERM, readiness answers 503 this long before the listener closes, so load balancers drain first. */
+  readonly shutdownDrainDelayMs: number;
+  /** Longest in-flight requests and streams may run after the listener closed; then they are cut. */
+  readonly shutdownTimeoutMs: number;
+  /** How often `serve` purges organizations deleted longer ago than their retention period; 0 turns it off. */
+  readonly purgeIntervalMs: number;
+  /** Redis, when the installation has one (REDIS_URL); `aihub doctor` checks it answers. */
+  readonly redisUrl: string | undefined;

@@ -79,6 +79,15 @@ export const ConfigFileSchema = Type.Object(
           host: Type.Optional(Type.String({ minLength: 1 })),
           port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
           body_limit_bytes: Type.Optional(Type.Integer({ minimum: 1024 })),
+          /** false, a hop count, or proxy addresses/CIDR ranges allowed to set X-Forwarded-For. */
+          trust_proxy: Type.Optional(
+            Type.Union([Type.Literal(false), Type.Integer({ minimum: 1, maximum: 64 }), Type.Array(Type.String())]),
+          ),
+          /** Off turns the built-in demo provider off even while no provider is configured. */
+          demo_provider: Type.Optional(Type.Boolean()),
+          shutdown_drain_delay_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000 })),
+          shutdown_timeout_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 3_600_000 })),
+          purge_interval_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 604_800_000 })),
         },
         { additionalProperties: false },
       ),

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import Value from 'typebox/value';
 import { parse as parseYaml } from 'yaml';
@@ -11,7 +12,16 @@ import {
   presetNames,
   type ProviderPreset,
 } from '../providers/presets/provider-presets.ts';
-import type { Config, IdentityConfig, ModelConfig, ProviderConfig, ProviderType, RegistrationMode } from './config.ts';
+import type {
+  Config,
+  IdentityConfig,
+  ModelConfig,
+  OperationsConfig,
+  ProviderConfig,
+  ProviderType,
+  RegistrationMode,
+  TrustProxySetting,
+} from './config.ts';
 import {
   ConfigFileSchema,
   type ConfigFile,
@@ -35,9 +45,10 @@ type Environment = Readonly<Record<string, string | undefined>>;
 export interface LoadConfigOptions {
   environment?: Environment;
   /** Overrides applied after env and file, for tests and the CLI. */
-  overrides?: Partial<Omit<Config, 'providers' | 'models' | 'identity'>> & {
+  overrides?: Partial<Omit<Config, 'providers' | 'models' | 'identity' | 'operations'>> & {
     file?: unknown;
     identity?: Partial<IdentityConfig>;
+    operations?: Partial<OperationsConfig>;
   };
   /**
    * Generate and keep a secret key under dataDir when none is given. Default true; instances sharing a PostgreSQL
@@ -100,10 +111,79 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
 
 // --- Identity (registration, sign-in, email) -------------------------------------------------------------------
 
+    operations: {
+      ...readOperationsConfig(environment, file.server ?? {}, providers.length),
+      ...overrides.operations,
+    },
 const registrationModes: readonly RegistrationMode[] = ['open', 'invite', 'closed'];
 
 function readIdentityConfig(
   environment: Environment,
+// --- Operations (first run, proxies, shutdown, housekeeping) --------------------------------------------------------
+
+function readOperationsConfig(
+  environment: Environment,
+  server: NonNullable<ConfigFile['server']>,
+  providerCount: number,
+): OperationsConfig {
+  const demoSwitch = readBoolean(environment, 'AIHUB_DEMO_PROVIDER') ?? server.demo_provider ?? true;
+  return {
+    demoProvider: demoSwitch && providerCount === 0,
+    trustProxy: readTrustProxy(environment) ?? toTrustProxy(server.trust_proxy, 'server.trust_proxy') ?? false,
+    shutdownDrainDelayMs:
+      readInteger(environment, 'AIHUB_SHUTDOWN_DRAIN_DELAY_MS', 0, 600_000) ?? server.shutdown_drain_delay_ms ?? 0,
+    shutdownTimeoutMs:
+      readInteger(environment, 'AIHUB_SHUTDOWN_TIMEOUT_MS', 0, 3_600_000) ?? server.shutdown_timeout_ms ?? 30_000,
+    purgeIntervalMs:
+      readInteger(environment, 'AIHUB_PURGE_INTERVAL_MS', 0, 604_800_000) ?? server.purge_interval_ms ?? 3_600_000,
+    redisUrl: readUrl(environment, 'REDIS_URL', ['redis:', 'rediss:']),
+  };
+}
+
+/** `false`/`off`, a hop count (`1`), or a comma-separated list of proxy addresses and CIDR ranges. */
+function readTrustProxy(environment: Environment): TrustProxySetting | undefined {
+  const text = emptyToUndefined(environment.AIHUB_TRUST_PROXY)?.trim();
+  if (text === undefined) return undefined;
+  if (['false', 'off', 'no', '0'].includes(text.toLowerCase())) return false;
+  if (/^\d+$/.test(text)) return toTrustProxy(Number(text), 'AIHUB_TRUST_PROXY');
+  return toTrustProxy(
+    text.split(',').map((entry) => entry.trim()),
+    'AIHUB_TRUST_PROXY',
+  );
+}
+
+const namedProxyRanges = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function toTrustProxy(value: false | number | string[] | undefined, field: string): TrustProxySetting | undefined {
+  if (value === undefined || value === false) return value;
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value) || value < 1 || value > 64) {
+      throw new ConfigError(field, 'a hop count must be an integer between 1 and 64');
+    }
+    return value;
+  }
+  if (value.length === 0) throw new ConfigError(field, 'list at least one proxy address or CIDR range');
+  for (const entry of value) {
+    if (!isProxyAddress(entry)) {
+      throw new ConfigError(
+        field,
+        `"${entry}" is not an IP address, a CIDR range or one of ${[...namedProxyRanges].join(', ')}`,
+      );
+    }
+  }
+  return value;
+}
+
+function isProxyAddress(entry: string): boolean {
+  if (namedProxyRanges.has(entry)) return true;
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  const bits = Number(prefix);
+  return /^\d+$/.test(prefix) && bits <= (family === 4 ? 32 : 128);
+}
+
   file: IdentityFile,
   listen: { host: string; port: number },
   overrides: Partial<IdentityConfig>,

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { isDemoProvider } from '../config/demo-provider.ts';
 import { AppError } from '../errors/app-error.ts';
 import { isModelAllowed, type GatewayContext } from './gateway-context.ts';
 import type { CatalogModel } from './model-catalog.ts';
@@ -32,14 +33,21 @@ export function registerModels(app: FastifyInstance, gateway: GatewayContext): v
 }
 
 function presentModel(model: CatalogModel) {
-  return { id: model.name, object: 'model', created: model.createdAt, owned_by: 'aihub' };
+  return { id: model.name, object: 'model', created: model.createdAt, owned_by: ownerOf(model) };
+}
+
+/** The built-in demo model says so, so nobody mistakes its canned answers for a real provider's. */
+function ownerOf(model: CatalogModel): string {
+  return model.deployments.every((deployment) => isDemoProvider(deployment.provider.config.id))
+    ? 'aihub-demo'
+    : 'aihub';
 }
 
 function presentAnthropicModel(model: CatalogModel) {
   return {
     type: 'model',
     id: model.name,
-    display_name: model.name,
+    display_name: ownerOf(model) === 'aihub-demo' ? `${model.name} (AI Hub demo provider)` : model.name,
     created_at: new Date(model.createdAt * 1000).toISOString(),
   };
 }

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import type { Config } from '../config/config.ts';
+import type { Config, TrustProxySetting } from '../config/config.ts';
 import { migrateToLatest, openDatabase, type DatabaseHandle } from '../db/database.ts';
 import { registerAnthropicMessages } from '../gateway/anthropic-messages.ts';
 import { registerKeyAuthentication } from '../gateway/authenticate.ts';
@@ -26,6 +26,8 @@ import { managementRoutes } from '../api/routes/index.ts';
 import { managementRoutesV2 } from '../api/routes/organizations-v2-routes.ts';
 import { AccessTokens, createIdentityServices, createMailer, type Mailer } from '../modules/identity/index.ts';
 import { Authorizer } from '../modules/tenancy/index.ts';
+import { AppError } from '../errors/app-error.ts';
+import { registerConsolePages } from './console-pages.ts';
 import { registerErrorHandling } from './error-handler.ts';
 import { registerHealth } from './health.ts';
 import { lazySchemaCompilers } from './lazy-schema-compilers.ts';
@@ -45,7 +47,13 @@ export interface AppInstance {
   readonly app: FastifyInstance;
   readonly services: AppServices;
   readonly bootstrap: BootstrapResult;
-  close(): Promise<void>;
+  /** Readiness answers 503 from now on (a load balancer stops sending new requests); nothing else changes. */
+  startDraining(): void;
+  /**
+   * Stops accepting connections, lets in-flight requests and streams finish (cut after `timeoutMs` when given), then
+   * flushes the usage journal and releases everything.
+   */
+  close(options?: { timeoutMs?: number }): Promise<void>;
 }
 
 export interface CreateAppOptions {
@@ -73,6 +81,8 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     },
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
+    // Off by default: X-Forwarded-For is believed only from the proxies the operator names (docs/operations.md).
+    trustProxy: toFastifyTrustProxy(config.operations.trustProxy),
     genReqId: () => newRequestId(),
     schemaController: lazySchemaCompilers(),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
@@ -107,11 +117,17 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   // Every API here takes JSON; plain text would otherwise be accepted as a string body and fail validation oddly.
   app.removeContentTypeParser('text/plain');
   // A callback hook rather than an async one: it runs on every request, and a promise per request is measurable.
+  let draining = false;
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    if (draining && request.url === '/health/ready') {
+      done(new AppError('service_unavailable', 'shutting down: this instance takes no new requests'));
+      return;
+    }
     done();
   });
   registerHealth(app, database);
+  registerConsolePages(app);
   await registerOpenApi(app);
   const accessTokens = new AccessTokens(config.secretKey, config.identity.accessTokenTtlSeconds);
   const mailer = options.mailer ?? createMailer(config.identity, app.log);
@@ -145,10 +161,19 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   });
 
   let closed = false;
-  const close = async (): Promise<void> => {
+  const close = async (closeOptions: { timeoutMs?: number } = {}): Promise<void> => {
     if (closed) return;
     closed = true;
+    draining = true;
+    const deadline =
+      closeOptions.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            app.log.warn({ timeoutMs: closeOptions.timeoutMs }, 'shutdown deadline reached: cutting open connections');
+            app.server.closeAllConnections();
+          }, closeOptions.timeoutMs);
     await app.close();
+    clearTimeout(deadline);
     authenticator.stop();
     await journal.close();
     await gateway.upstream.close();
@@ -161,8 +186,19 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     app,
     services: { config, database, keys, users, usage, gateway, accessTokens, api: apiContext },
     bootstrap,
+    startDraining: () => {
+      draining = true;
+    },
     close,
   };
+}
+
+/** A hop count becomes the trust function Fastify builds for numbers itself (its types only admit the function). */
+function toFastifyTrustProxy(
+  setting: TrustProxySetting,
+): boolean | string[] | ((address: string, hopIndex: number) => boolean) {
+  if (typeof setting === 'number') return (_address, hopIndex) => hopIndex < setting;
+  return setting === false ? false : [...setting];
 }
 
 function latestUsePerKey(records: readonly UsageRecordInsert[]): Map<string, number> {

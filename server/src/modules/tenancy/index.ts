@@ -31,3 +31,4 @@ export { InvitationService, defaultInvitationDays, maxInvitationDays } from './i
 export type { CreatedInvitation, InvitationLookup, AcceptedInvitation, InvitationInput } from './invitation-service.ts';
 export { invitationStatuses, invitationStatus, invitationSortFields } from './invitation-repository.ts';
 export type { InvitationRow, InvitationStatus, InvitationSortField } from './invitation-repository.ts';
+export { OrganizationPurge, type PurgedOrganization } from './organization-purge.ts';

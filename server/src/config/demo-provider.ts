@@ -1,0 +1,43 @@
+import type { Config, ModelConfig, ProviderConfig } from './config.ts';
+
+/**
+ * The built-in demo: the mock upstream (mock-upstream/) served in-process on a loopback port, reachable as the public
+ * model `demo`. It exists so a first start with no provider key can answer a real streamed chat request; it is
+ * switched off as soon as a provider is configured (or by AIHUB_DEMO_PROVIDER=false).
+ */
+export const demoProviderId = 'aihub-demo';
+export const demoModelName = 'demo';
+/** What the demo's upstream calls its model; it answers any prompt with "tok0 tok1 …". */
+export const demoUpstreamModel = 'demo-echo';
+
+/** The configuration with the demo provider and model added, pointing at the mock upstream's `/v1` URL. */
+export function withDemoProvider(config: Config, upstreamUrl: string): Config {
+  const provider: ProviderConfig = {
+    id: demoProviderId,
+    type: 'openai',
+    preset: undefined,
+    baseUrl: upstreamUrl.replace(/\/+$/, ''),
+    apiKey: undefined,
+    headers: {},
+    options: {},
+    maxConnections: 16,
+    timeoutMs: 30_000,
+  };
+  const model: ModelConfig = {
+    name: demoModelName,
+    kind: 'chat',
+    aliases: [],
+    pricing: { inputPerMillion: 0, outputPerMillion: 0, cachedInputPerMillion: 0 },
+    deployments: [{ providerId: demoProviderId, upstreamModel: demoUpstreamModel, weight: 1 }],
+  };
+  return Object.freeze({
+    ...config,
+    providers: Object.freeze([...config.providers, Object.freeze(provider)]),
+    models: Object.freeze([...config.models, Object.freeze(model)]),
+  });
+}
+
+/** True for a catalog model served only by the demo provider (labelled `aihub-demo` in `/v1/models`). */
+export function isDemoProvider(providerId: string): boolean {
+  return providerId === demoProviderId;
+}
