@@ -136,6 +136,8 @@ export interface InvitationsTable {
   declined_at: number | null;
   revoked_at: number | null;
   created_at: number;
+  /** The email while the invitation is unanswered and unexpired; unique per organization (one pending each). */
+  pending_email: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface RefreshTokensTable {

@@ -1,6 +1,6 @@
-import Type from 'typebox';
 import type { FastifyInstance } from 'fastify';
 import {
+  AnthropicCountTokensRequestSchema,
   AnthropicMessagesRequestSchema,
   anthropicInboundCodec,
   countTokensInput,
@@ -8,21 +8,8 @@ import {
 import type { AnthropicMessagesRequest } from '../providers/anthropic/anthropic-types.ts';
 import { runChat } from './chat-pipeline.ts';
 import { resolveModelFor, type GatewayContext } from './gateway-context.ts';
+import { rejectDeeplyNestedBody } from './nesting-depth.ts';
 import { parseUpstream } from './parse-upstream.ts';
-
-/** count_tokens takes a Messages request without `max_tokens`. */
-const CountTokensBodySchema = Type.Object({
-  model: Type.String({ minLength: 1 }),
-  messages: Type.Array(
-    Type.Object({
-      role: Type.String(),
-      content: Type.Union([Type.String(), Type.Array(Type.Object({ type: Type.String() }))]),
-    }),
-    {
-      minItems: 1,
-    },
-  ),
-});
 
 /**
  * Anthropic's Messages API in front of any provider, so Anthropic SDK clients work unchanged. Errors on these routes
@@ -31,7 +18,11 @@ const CountTokensBodySchema = Type.Object({
 export function registerAnthropicMessages(app: FastifyInstance, gateway: GatewayContext): void {
   app.post(
     '/v1/messages',
-    { schema: { body: AnthropicMessagesRequestSchema }, config: { errorFormat: 'anthropic' } },
+    {
+      schema: { body: AnthropicMessagesRequestSchema },
+      preValidation: rejectDeeplyNestedBody,
+      config: { errorFormat: 'anthropic' },
+    },
     (request, reply) =>
       runChat(gateway, request, reply, {
         codec: anthropicInboundCodec,
@@ -44,7 +35,11 @@ export function registerAnthropicMessages(app: FastifyInstance, gateway: Gateway
 
   app.post(
     '/v1/messages/count_tokens',
-    { schema: { body: CountTokensBodySchema }, config: { errorFormat: 'anthropic' } },
+    {
+      schema: { body: AnthropicCountTokensRequestSchema },
+      preValidation: rejectDeeplyNestedBody,
+      config: { errorFormat: 'anthropic' },
+    },
     async (request) => {
       const body = request.body as AnthropicMessagesRequest;
       resolveModelFor(gateway.catalog, request.principal, body.model, 'chat');

@@ -4,6 +4,8 @@ import { hashKeySecret, type KeyLookup, type KeyPrincipal } from '../modules/key
 export interface KeyDirectory {
   lookupByHash(keyHash: string): Promise<KeyLookup>;
   readRevocationEpoch(): Promise<number>;
+  /** Changes committed in this process (revocation, rotation, narrowing): the cache drops them at once. */
+  onKeysChanged?(listener: () => void): () => void;
 }
 
 export interface KeyAuthenticatorOptions {
@@ -39,9 +41,12 @@ export class KeyAuthenticator {
   /** Bumped on every invalidation; a lookup that straddles one is not cached. */
   #generation = 0;
   #timer: NodeJS.Timeout | undefined;
+  readonly #unsubscribe: (() => void) | undefined;
 
   constructor(directory: KeyDirectory, options: KeyAuthenticatorOptions) {
     this.#directory = directory;
+    // The key service announces its own committed changes; other instances' changes arrive by the epoch poll.
+    this.#unsubscribe = directory.onKeysChanged?.(() => this.invalidate());
     this.#options = options;
     this.#positiveTtlMs = options.positiveTtlMs ?? 300_000;
     this.#negativeTtlMs = options.negativeTtlMs ?? 10_000;
@@ -57,9 +62,10 @@ export class KeyAuthenticator {
 
   stop(): void {
     clearInterval(this.#timer);
+    this.#unsubscribe?.();
   }
 
-  /** Drops every cached key: called on revocation in this process, and when another instance revoked one. */
+  /** Drops every cached key: on a key change in this process, and when another instance changed one. */
   invalidate(): void {
     this.#generation += 1;
     this.#cache.clear();
@@ -85,6 +91,8 @@ export class KeyAuthenticator {
         throw new AppError('expired_api_key', 'this API key has expired');
       case 'revoked':
         throw new AppError('revoked_api_key', 'this API key has been revoked');
+      case 'owner_inactive':
+        throw new AppError('revoked_api_key', "this API key's owner is disabled or deleted");
       case 'unknown':
         throw new AppError('invalid_api_key', 'the API key is not valid');
     }

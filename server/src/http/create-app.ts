@@ -62,6 +62,8 @@ export interface CreateAppOptions {
   database?: DatabaseHandle;
   /** Where account emails go (tests capture them); default: SMTP from config, or the log. */
   mailer?: Mailer;
+  /** The clock key expiry and rotation grace are judged by (tests move it instead of sleeping). */
+  now?: () => number;
 }
 
 /** Builds the whole service: storage, gateway pieces and HTTP routes. Tests drive the result in-process. */
@@ -69,7 +71,11 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   const database = options.database ?? openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   await migrateToLatest(database.db);
 
-  const keys = new KeyService(new KeyRepository(database.db));
+  const authorizer = new Authorizer(database.db);
+  const keys = new KeyService(new KeyRepository(database.db), {
+    access: authorizer,
+    ...(options.now ? { now: options.now } : {}),
+  });
   const users = new UserRepository(database.db);
   const usage = new UsageRepository(database.db, database.sqlite);
   const bootstrap = await bootstrapAdmin(users, keys, config.bootstrapKey);
@@ -101,6 +107,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
 
   const authenticator = new KeyAuthenticator(keys, {
     revocationPollMs: config.keyRevocationPollMs,
+    ...(options.now ? { now: options.now } : {}),
     onPollError: (error) => app.log.warn({ err: error }, 'could not check for revoked keys'),
   });
   await authenticator.start();
@@ -134,7 +141,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   const apiContext: ApiContext = {
     config,
     db: database.db,
-    authorizer: new Authorizer(database.db),
+    authorizer,
     accessTokens,
     keys,
     keyAuthenticator: authenticator,

@@ -25,7 +25,7 @@ describe.each(testEngines)('KeyService and KeyRepository on %s', (engine) => {
     });
     now = startTime;
     repository = new KeyRepository(database.handle.db);
-    keys = new KeyService(repository, () => now);
+    keys = new KeyService(repository, { now: () => now });
   });
   afterEach(async () => {
     await database.handle.close();
@@ -132,7 +132,12 @@ describe.each(testEngines)('KeyService and KeyRepository on %s', (engine) => {
     await keys.touchLastUsed(new Map([[key.id, startTime + 1000]]));
     expect(await lastUsed()).toBe(startTime + 5000);
 
-    await keys.touchLastUsed(new Map([[key.id, startTime + 9000], ['unknown-key', startTime]]));
+    await keys.touchLastUsed(
+      new Map([
+        [key.id, startTime + 9000],
+        ['unknown-key', startTime],
+      ]),
+    );
     expect(await lastUsed()).toBe(startTime + 9000);
   });
 

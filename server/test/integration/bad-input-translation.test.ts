@@ -59,6 +59,20 @@ function parseNamedEvents(body: string): NamedEvent[] {
     });
 }
 
+/** JSON text spliced into a payload as it is: bodies too deep for JSON.stringify to write. */
+class RawJson {
+  constructor(readonly text: string) {}
+}
+
+/** JSON.stringify, with RawJson values written as their text. */
+function serialize(payload: unknown): string {
+  const raws: string[] = [];
+  const json = JSON.stringify(payload, (_key, value: unknown) =>
+    value instanceof RawJson ? `@@raw${raws.push(value.text) - 1}@@` : value,
+  );
+  return json.replace(/"@@raw(\d+)@@"/g, (_match, index: string) => raws[Number(index)] ?? 'null');
+}
+
 /** Bytes whose content no check reads; only the declared media type matters. */
 const arbitraryBase64 = 'JVBERi0xLjQK';
 const textData = Buffer.from('plain text, not a PDF').toString('base64');
@@ -85,7 +99,7 @@ describe('bad input and broken upstreams across formats', () => {
       method: 'POST',
       url: '/v1/chat/completions',
       headers: testApp.headers(),
-      payload: payload as Record<string, unknown>,
+      payload: serialize(payload),
     });
   }
 
@@ -93,8 +107,13 @@ describe('bad input and broken upstreams across formats', () => {
     return testApp.instance.app.inject({
       method: 'POST',
       url: '/v1/messages',
-      headers: { 'x-api-key': testApp.key, 'anthropic-version': '2023-06-01', ...headers },
-      payload: payload as Record<string, unknown>,
+      headers: {
+        'x-api-key': testApp.key,
+        'anthropic-version': '2023-06-01',
+        'content-type': 'application/json',
+        ...headers,
+      },
+      payload: serialize(payload),
     });
   }
 
@@ -359,6 +378,306 @@ describe('bad input and broken upstreams across formats', () => {
         type: 'error',
         error: { type: 'not_found_error' },
       });
+    });
+  });
+
+  describe('schema-valid-looking bodies that used to reach translation and fail there', () => {
+    /** A value nested `depth` arrays deep, as JSON text (JSON.stringify itself cannot write it). */
+    const nestedArrays = (depth: number) => new RawJson('['.repeat(depth) + ']'.repeat(depth));
+    /** A JSON schema whose properties nest `depth` levels deep. */
+    const nestedSchema = (depth: number) =>
+      new RawJson('{"type":"object","properties":{"inner":'.repeat(depth) + '{"type":"string"}' + '}}'.repeat(depth));
+    const user = { role: 'user', content: 'What is the weather?' };
+    const assistantCall = (call: unknown) => ({ role: 'assistant', content: null, tool_calls: [call] });
+    const weatherCall = { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{}' } };
+
+    const chatCases: { name: string; models: string[]; body: Record<string, unknown>; param: string }[] = [
+      {
+        name: 'a function tool without its function',
+        models: ['m-anthropic', 'm-gemini', 'm-openai'],
+        body: { tools: [{ type: 'function' }] },
+        param: 'tools[0].function',
+      },
+      {
+        name: 'a tool without a type',
+        models: ['m-anthropic', 'm-gemini'],
+        body: { tools: [{ function: { name: 'f' } }] },
+        param: 'tools[0].type',
+      },
+      {
+        name: 'a function tool without a name',
+        models: ['m-anthropic', 'm-gemini'],
+        body: { tools: [{ type: 'function', function: {} }] },
+        param: 'tools[0].function.name',
+      },
+      {
+        name: 'tool call arguments that are a number',
+        models: ['m-anthropic', 'm-gemini'],
+        body: { messages: [user, assistantCall({ ...weatherCall, function: { name: 'get_weather', arguments: 5 } })] },
+        param: 'messages[1].tool_calls[0].function.arguments',
+      },
+      {
+        name: 'a tool call without its function',
+        models: ['m-anthropic', 'm-gemini'],
+        body: { messages: [user, assistantCall({ id: 'call_1', type: 'function' })] },
+        param: 'messages[1].tool_calls[0].function',
+      },
+      {
+        name: 'tool_calls that are not an array',
+        models: ['m-anthropic', 'm-gemini'],
+        body: { messages: [user, { role: 'assistant', tool_calls: { id: 'x' } }] },
+        param: 'messages[1].tool_calls',
+      },
+      {
+        name: 'a tool call that is null',
+        models: ['m-anthropic', 'm-gemini'],
+        body: { messages: [user, assistantCall(null)] },
+        param: 'messages[1].tool_calls[0]',
+      },
+      {
+        name: 'a custom (non-function) tool call',
+        models: ['m-anthropic', 'm-gemini'],
+        body: { messages: [user, assistantCall({ id: 'c', type: 'custom', custom: { name: 'x', input: 'y' } })] },
+        param: 'messages[1].tool_calls[0]',
+      },
+      {
+        name: 'a json_schema response_format without its schema',
+        models: ['m-anthropic', 'm-gemini'],
+        body: { response_format: { type: 'json_schema' } },
+        param: 'response_format.json_schema',
+      },
+      {
+        name: 'a response_format that is a string',
+        models: ['m-anthropic', 'm-gemini'],
+        body: { response_format: 'json' },
+        param: 'response_format',
+      },
+      {
+        name: 'a tool_choice that is an unknown string',
+        models: ['m-anthropic', 'm-gemini'],
+        body: { tools: [{ type: 'function', function: { name: 'f' } }], tool_choice: 'sometimes' },
+        param: 'tool_choice',
+      },
+      {
+        name: 'a function tool_choice without its function',
+        models: ['m-anthropic', 'm-gemini'],
+        body: { tools: [{ type: 'function', function: { name: 'f' } }], tool_choice: { type: 'function' } },
+        param: 'tool_choice.function',
+      },
+      {
+        name: 'a text part whose text is a number',
+        models: ['m-anthropic', 'm-gemini'],
+        body: { messages: [{ role: 'user', content: [{ type: 'text', text: 7 }] }] },
+        param: 'messages[0].content[0].text',
+      },
+      {
+        name: 'an image part without its url',
+        models: ['m-anthropic', 'm-gemini'],
+        body: { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: {} }] }] },
+        param: 'messages[0].content[0].image_url.url',
+      },
+      {
+        name: 'reasoning_content that is not a string',
+        models: ['m-anthropic'],
+        body: { messages: [user, { role: 'assistant', content: 'x', reasoning_content: 1, reasoning_signature: 2 }] },
+        param: 'messages[1].reasoning_content',
+      },
+      { name: 'stop that is a number', models: ['m-anthropic', 'm-gemini'], body: { stop: 5 }, param: 'stop' },
+      {
+        name: 'a reasoning_effort named like a prototype member',
+        models: ['m-anthropic', 'm-gemini'],
+        body: { reasoning_effort: 'constructor' },
+        param: 'reasoning_effort',
+      },
+      {
+        name: 'a field nested 10,000 arrays deep',
+        models: ['m-openai', 'm-anthropic', 'm-gemini'],
+        body: { metadata: { deep: nestedArrays(10_000) } },
+        param: 'metadata.deep',
+      },
+      {
+        name: 'a tool schema nested 3,000 levels deep',
+        models: ['m-openai', 'm-anthropic', 'm-gemini'],
+        body: { tools: [{ type: 'function', function: { name: 'f', parameters: nestedSchema(3000) } }] },
+        param: 'tools[0].function.parameters',
+      },
+    ];
+
+    it.each(chatCases.flatMap(({ models, ...rest }) => models.map((model) => ({ model, ...rest }))))(
+      'answers $name for $model with an OpenAI 400 naming $param',
+      async ({ model, body, param }) => {
+        const response = await postChat({ model, messages: [user], ...body });
+        expect(response.statusCode).toBe(400);
+        const { error } = response.json<OpenAiErrorBody>();
+        expect(error.type).toBe('invalid_request_error');
+        expect(error.param).toEqual(expect.stringContaining(param));
+        expect(testApp.upstream.requests).toEqual([]);
+      },
+    );
+
+    const text = { type: 'text', text: 'hello' };
+    const messagesCases: { name: string; body: Record<string, unknown>; field: string }[] = [
+      {
+        name: 'tool_result content that is a number',
+        body: { messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 't', content: 5 }] }] },
+        field: 'messages[0].content[0].content',
+      },
+      {
+        name: 'tool_result content holding null',
+        body: { messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 't', content: [null] }] }] },
+        field: 'messages[0].content[0].content[0]',
+      },
+      {
+        name: 'an image in a tool_result without a source',
+        body: {
+          messages: [
+            { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't', content: [{ type: 'image' }] }] },
+          ],
+        },
+        field: 'messages[0].content[0].content[0].source',
+      },
+      {
+        name: 'an image block without a source',
+        body: { messages: [{ role: 'user', content: [{ type: 'image' }] }] },
+        field: 'messages[0].content[0].source',
+      },
+      {
+        name: 'a base64 image without data',
+        body: {
+          messages: [
+            { role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png' } }] },
+          ],
+        },
+        field: 'messages[0].content[0].source.data',
+      },
+      {
+        name: 'a document block without a source',
+        body: { messages: [{ role: 'user', content: [{ type: 'document' }] }] },
+        field: 'messages[0].content[0].source',
+      },
+      {
+        name: 'a text block whose text is a number',
+        body: { messages: [{ role: 'user', content: [{ type: 'text', text: 1 }] }] },
+        field: 'messages[0].content[0].text',
+      },
+      {
+        name: 'a tool_use block without input',
+        body: {
+          messages: [
+            { role: 'user', content: [text] },
+            { role: 'assistant', content: [{ type: 'tool_use', id: 't', name: 'f' }] },
+          ],
+        },
+        field: 'messages[1].content[0].input',
+      },
+      {
+        name: 'a thinking block without its signature',
+        body: {
+          messages: [
+            { role: 'user', content: [text] },
+            { role: 'assistant', content: [{ type: 'thinking', thinking: 'hm' }] },
+          ],
+        },
+        field: 'messages[1].content[0].signature',
+      },
+      { name: 'a system prompt that is a number', body: { system: 7 }, field: 'system' },
+      { name: 'tools that are an object', body: { tools: {} }, field: 'tools' },
+      {
+        name: 'thinking enabled without a budget',
+        body: { thinking: { type: 'enabled' } },
+        field: 'thinking.budget_tokens',
+      },
+      {
+        name: 'a field nested 10,000 arrays deep',
+        body: { metadata: { deep: nestedArrays(10_000) } },
+        field: 'metadata.deep',
+      },
+    ];
+
+    it.each(
+      messagesCases.flatMap((testCase) =>
+        ['m-openai', 'm-anthropic', 'm-gemini'].map((model) => ({ model, ...testCase })),
+      ),
+    )(
+      'answers $name for $model on /v1/messages with an Anthropic 400 naming $field',
+      async ({ model, body, field }) => {
+        const response = await postMessages({
+          model,
+          max_tokens: 64,
+          messages: [{ role: 'user', content: 'hi' }],
+          ...body,
+        });
+        expect(response.statusCode).toBe(400);
+        const { error } = response.json<AnthropicErrorBody>();
+        expect(error.type).toBe('invalid_request_error');
+        expect(error.message).toContain(field);
+        expect(testApp.upstream.requests).toEqual([]);
+      },
+    );
+
+    it.each([
+      { name: 'a system prompt that is a number', body: { system: 7 }, field: 'system' },
+      { name: 'tools that are an object', body: { tools: {} }, field: 'tools' },
+      { name: 'a tool that is null', body: { tools: [null] }, field: 'tools[0]' },
+      { name: 'a system block that is null', body: { system: [null] }, field: 'system[0]' },
+      {
+        name: 'tool_result content that is a number',
+        body: { messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 't', content: 5 }] }] },
+        field: 'messages[0].content[0].content',
+      },
+      {
+        name: 'a document without a source',
+        body: { messages: [{ role: 'user', content: [{ type: 'document' }] }] },
+        field: 'messages[0].content[0].source',
+      },
+      {
+        name: 'a tool_use input nested 10,000 arrays deep',
+        body: {
+          messages: [
+            {
+              role: 'user',
+              content: [{ type: 'tool_use', id: 't', name: 'f', input: { deep: nestedArrays(10_000) } }],
+            },
+          ],
+        },
+        field: 'messages[0].content[0].input.deep',
+      },
+    ])('answers count_tokens with $name with an Anthropic 400 naming $field', async ({ body, field }) => {
+      const response = await testApp.instance.app.inject({
+        method: 'POST',
+        url: '/v1/messages/count_tokens',
+        headers: { 'x-api-key': testApp.key, 'content-type': 'application/json' },
+        payload: serialize({ model: 'm-openai', messages: [{ role: 'user', content: 'hello' }], ...body }),
+      });
+      expect(response.statusCode).toBe(400);
+      const { error } = response.json<AnthropicErrorBody>();
+      expect(error.type).toBe('invalid_request_error');
+      expect(error.message).toContain(field);
+    });
+
+    it('answers embeddings input nested 10,000 arrays deep with a 400 naming the limit', async () => {
+      const response = await testApp.instance.app.inject({
+        method: 'POST',
+        url: '/v1/embeddings',
+        headers: testApp.headers(),
+        payload: serialize({ model: 'm-openai', input: 'x', extra: nestedArrays(10_000) }),
+      });
+      expect(response.statusCode).toBe(400);
+      expect(response.json<OpenAiErrorBody>().error).toMatchObject({
+        param: expect.stringMatching(/^extra\[0\]/) as unknown,
+        message: expect.stringContaining('64 levels'),
+      });
+    });
+
+    it('still takes a tool schema nested as deep as real ones go, for every provider', async () => {
+      for (const model of ['m-openai', 'm-anthropic', 'm-gemini']) {
+        const response = await postChat({
+          model,
+          messages: [user],
+          tools: [{ type: 'function', function: { name: 'f', parameters: nestedSchema(20) } }],
+        });
+        expect({ model, status: response.statusCode }).toEqual({ model, status: 200 });
+      }
     });
   });
 

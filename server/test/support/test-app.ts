@@ -30,6 +30,8 @@ export interface TestAppOptions {
   overrides?: Partial<Config>;
   /** Captures account emails (see support/identity.ts); default: the log mailer. */
   mailer?: Mailer;
+  /** The clock keys are judged by (expiry, rotation grace); default: the wall clock. */
+  now?: () => number;
 }
 
 export function defaultTestConfigFile(upstreamUrl: string): ConfigFile {
@@ -74,6 +76,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     database: database.handle,
     logger: false,
     ...(options.mailer ? { mailer: options.mailer } : {}),
+    ...(options.now ? { now: options.now } : {}),
   });
   return {
     instance,

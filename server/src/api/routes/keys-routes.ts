@@ -127,15 +127,11 @@ const tags = ['keys'];
 
 /**
  * API keys of an organization under /api/v1/organizations/{org_id}/keys. Members see and manage their own keys;
- * owners and admins see and manage every key. Keys a caller may not see answer 404, like other tenants' keys.
+ * owners and admins see and manage every key. Keys a caller may not see answer 404, like other tenants' keys. Each
+ * route checks its action here; whose key it is (and its team) is checked by the Authorizer through KeyService, which
+ * also drops cached principals after every change.
  */
 export const registerKeyRoutes: ApiRoutes = (api, context) => {
-  /** Key changes drop this instance's cached principals at once; other instances follow the epoch bump. */
-  const keysChanged = <T>(result: T): T => {
-    context.keyAuthenticator.invalidate();
-    return result;
-  };
-
   api.post(
     '/organizations/:org_id/keys',
     {
@@ -223,12 +219,12 @@ export const registerKeyRoutes: ApiRoutes = (api, context) => {
     async (request) => {
       const { org_id: orgId, key_id: keyId } = request.params as KeyParams;
       const body = request.body as UpdateKeyBody;
-      const scope = await context.authorizer.authorize(request.actor, orgId, 'keys.read.own');
+      const scope = await context.authorizer.authorize(request.actor, orgId, 'keys.update.own');
       const updated = await context.keys.updateInOrg(scope, keyId, {
         ...readSettings(body),
         ...(body.name === undefined ? {} : { name: body.name }),
       });
-      return presentKey(keysChanged(updated));
+      return presentKey(updated);
     },
   );
 
@@ -251,13 +247,12 @@ export const registerKeyRoutes: ApiRoutes = (api, context) => {
     async (request, reply) => {
       const { org_id: orgId, key_id: keyId } = request.params as KeyParams;
       const body = request.body as RotateKeyBody;
-      const scope = await context.authorizer.authorize(request.actor, orgId, 'keys.read.own');
+      const scope = await context.authorizer.authorize(request.actor, orgId, 'keys.rotate.own');
       const rotated = await context.keys.rotateInOrg(
         scope,
         keyId,
         body.grace_period_seconds ?? defaultRotationGraceSeconds,
       );
-      keysChanged(rotated);
       return reply.code(201).send({ ...presentKey(rotated.key), secret: rotated.secret });
     },
   );
@@ -274,8 +269,8 @@ export const registerKeyRoutes: ApiRoutes = (api, context) => {
     },
     async (request) => {
       const { org_id: orgId, key_id: keyId } = request.params as KeyParams;
-      const scope = await context.authorizer.authorize(request.actor, orgId, 'keys.read.own');
-      return presentKey(keysChanged(await context.keys.revokeInOrg(scope, keyId)));
+      const scope = await context.authorizer.authorize(request.actor, orgId, 'keys.revoke.own');
+      return presentKey(await context.keys.revokeInOrg(scope, keyId));
     },
   );
 };

@@ -51,7 +51,7 @@ type MemberUpdate = Type.Static<typeof MemberUpdateSchema>;
  * or taken here, nobody grants above their own role or touches someone ranked at or above them.
  */
 export const registerMemberRoutes: ApiRoutes = (api, context) => {
-  const members = new MemberService(context.db, context.authorizer);
+  const members = new MemberService(context.db, context.authorizer, context.keys);
 
   api.get<{ Params: Type.Static<typeof OrgParamsSchema>; Querystring: MemberListQuery }>(
     '/organizations/:org_id/members',
@@ -105,8 +105,6 @@ export const registerMemberRoutes: ApiRoutes = (api, context) => {
     async (request, reply) => {
       const scope = await context.authorizer.authorize(request.actor, request.params.org_id, 'members.remove');
       await members.remove(scope, request.params.user_id);
-      // Their keys were revoked in the same transaction; drop this instance's cached copies now, not at the next poll.
-      context.keyAuthenticator.invalidate();
       return reply.code(204).send();
     },
   );

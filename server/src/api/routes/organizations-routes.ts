@@ -71,7 +71,7 @@ const TransferResultSchema = Type.Object({ owner: MemberSchema, previous_owners:
  * deprecated, and its successor is `/api/v2/organizations/{org_id}` (docs/api-versioning.md).
  */
 export const registerOrganizationRoutes: ApiRoutes = (api, context) => {
-  const organizations = new OrganizationService(context.db, context.authorizer);
+  const organizations = new OrganizationService(context.db, context.authorizer, context.keys);
 
   api.post<{ Body: OrganizationCreate }>(
     '/organizations',
@@ -168,8 +168,6 @@ export const registerOrganizationRoutes: ApiRoutes = (api, context) => {
     async (request, reply) => {
       const scope = await context.authorizer.authorize(request.actor, request.params.org_id, 'org.delete');
       await organizations.delete(scope);
-      // Their keys were revoked in the same transaction; drop this instance's cached copies now, not at the next poll.
-      context.keyAuthenticator.invalidate();
       return reply.code(204).send();
     },
   );
@@ -205,8 +203,6 @@ export const registerOrganizationRoutes: ApiRoutes = (api, context) => {
     async (request, reply) => {
       const scope = await context.authorizer.authorize(request.actor, request.params.org_id, 'org.leave');
       await organizations.leave(scope);
-      // Their keys were revoked in the same transaction; drop this instance's cached copies now, not at the next poll.
-      context.keyAuthenticator.invalidate();
       return reply.code(204).send();
     },
   );

@@ -34,7 +34,7 @@ function presentOrganizationV2(overview: OrganizationOverview): Type.Static<type
 }
 
 export const registerOrganizationV2Routes: ApiRoutes = (api, context) => {
-  const organizations = new OrganizationService(context.db, context.authorizer);
+  const organizations = new OrganizationService(context.db, context.authorizer, context.keys);
 
   api.get<{ Params: OrgParams }>(
     '/organizations/:org_id',

@@ -93,7 +93,7 @@ type TeamMemberUpdate = Type.Static<typeof TeamMemberUpdateSchema>;
 
 /** Teams and team members. Team admins manage their own team's members and name; org managers manage all. */
 export const registerTeamRoutes: ApiRoutes = (api, context) => {
-  const teams = new TeamService(context.db, context.authorizer);
+  const teams = new TeamService(context.db, context.authorizer, context.keys);
   const tags = ['teams'];
 
   api.post<{ Params: OrgParams; Body: TeamWrite }>(

@@ -2,12 +2,16 @@ import type { Migration, MigrationProvider } from 'kysely';
 import { initialMigration } from './0001-initial.ts';
 import { identityAndTenancyMigration } from './0002-identity-and-tenancy.ts';
 import { ssoIdentitiesMigration } from './0003-sso-identities.ts';
+import { tenancyInvariantsMigration } from './0005-tenancy-invariants.ts';
+import { idempotencyLifetimeMigration } from './0006-idempotency-lifetime.ts';
 
 /** Migrations are listed here rather than discovered on disk, so they load the same from source or a bundle. */
 const migrations: Record<string, Migration> = {
   '0001-initial': initialMigration,
   '0002-identity-and-tenancy': identityAndTenancyMigration,
   '0003-sso-identities': ssoIdentitiesMigration,
+  '0005-tenancy-invariants': tenancyInvariantsMigration,
+  '0006-idempotency-lifetime': idempotencyLifetimeMigration,
 };
 
 export const migrationProvider: MigrationProvider = {

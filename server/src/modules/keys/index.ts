@@ -1,5 +1,5 @@
 export { KeyRepository, keySortFields } from './key-repository.ts';
-export type { KeyListFilters, KeyListWindow, KeySortField, KeyStatus } from './key-repository.ts';
+export type { KeyListFilters, KeyListWindow, KeyOwnerFilter, KeySortField, KeyStatus } from './key-repository.ts';
 export {
   KeyService,
   hashKeySecret,
@@ -17,7 +17,12 @@ export type {
   CreateOrgKeyInput,
   CreatedKey,
   KeyScope,
+  KeyAccessRules,
+  KeyServiceOptions,
+  KeyTarget,
 } from './key-service.ts';
+export { assertWithinAuthority, inheritAuthority } from './key-authority.ts';
+export type { KeyBounds } from './key-authority.ts';
 export type { KeySettingsInput } from './key-settings.ts';
 export { isKeyScope, maxKeyNameLength, maxAllowedModels } from './key-settings.ts';
 export { normalizeIpAllowlist, parseIpAllowlistEntry, maxIpAllowlistEntries } from './ip-allowlist.ts';

@@ -1,5 +1,5 @@
 import { sql, type Insertable, type Kysely, type Updateable } from 'kysely';
-import type { ApiKeyRow, DatabaseSchema, TeamRole } from '../../db/schema.ts';
+import type { ApiKeyRow, DatabaseSchema, OrgRole } from '../../db/schema.ts';
 import { pageQuery, type ListWindow, type OrgScope } from '../shared/index.ts';
 
 export const keysEpochName = 'api_keys';
@@ -15,6 +15,12 @@ export interface KeyListFilters {
 }
 
 export type KeyListWindow = ListWindow<KeySortField>;
+
+/** Which keys of an organization a bulk revocation ends: one user's, one team's, both narrowed, or all. */
+export interface KeyOwnerFilter {
+  readonly userId?: string | undefined;
+  readonly teamId?: string | undefined;
+}
 
 /**
  * SQL for API keys. Management reads take the caller's OrgScope, so they cannot leave the organization; the lookup by
@@ -35,8 +41,21 @@ export class KeyRepository {
     await this.#db.insertInto('api_keys').values(row).execute();
   }
 
-  findByHash(keyHash: string): Promise<ApiKeyRow | undefined> {
-    return this.#db.selectFrom('api_keys').selectAll().where('key_hash', '=', keyHash).executeTakeFirst();
+  /**
+   * The key behind a hash with its owner's state: `owner_active` is false when the user is disabled or gone, since a
+   * key acts as its user and stops working with them.
+   */
+  async findByHash(keyHash: string): Promise<(ApiKeyRow & { owner_active: boolean }) | undefined> {
+    const row = await this.#db
+      .selectFrom('api_keys')
+      .leftJoin('users', 'users.id', 'api_keys.user_id')
+      .selectAll('api_keys')
+      .select(['users.id as owner_id', 'users.disabled_at as owner_disabled_at'])
+      .where('api_keys.key_hash', '=', keyHash)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const { owner_id: ownerId, owner_disabled_at: ownerDisabledAt, ...key } = row;
+    return { ...key, owner_active: ownerId !== null && ownerDisabledAt === null };
   }
 
   /** Global: for the operator's CLI and tests. Management routes use findInOrg. */
@@ -82,6 +101,21 @@ export class KeyRepository {
     return pageQuery(query, { sort: window.sort.field, id: 'id', sortType }, window).execute();
   }
 
+  /**
+   * Pulls in the expiry of a key being replaced by rotation, only while it is still active (not revoked, not yet
+   * expired at `now`); false when a concurrent revocation or expiry got there first.
+   */
+  async retire(id: string, expiresAt: number, now: number): Promise<boolean> {
+    const result = await this.#db
+      .updateTable('api_keys')
+      .set({ expires_at: expiresAt, updated_at: now })
+      .where('id', '=', id)
+      .where('revoked_at', 'is', null)
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
   /** Whether a key was already replaced by rotation (a key is rotated at most once). */
   async hasSuccessor(id: string): Promise<boolean> {
     const row = await this.#db.selectFrom('api_keys').select('id').where('rotated_from', '=', id).executeTakeFirst();
@@ -105,15 +139,17 @@ export class KeyRepository {
   }
 
   /**
-   * Revokes every active key of the organization that acts as `userId` (all of them when userId is omitted), for a
-   * member who leaves or is removed, or an organization that is deleted. Returns how many; bump the epoch if any.
+   * Revokes every active key of the organization, narrowed to one user's and/or one team's when given. Returns how
+   * many; bump the epoch if any.
    */
-  async revokeInOrganization(scope: OrgScope, now: number, userId?: string): Promise<number> {
+  async revokeInOrganization(scope: OrgScope, now: number, which: KeyOwnerFilter = {}): Promise<number> {
+    const { userId, teamId } = which;
     const result = await this.#db
       .updateTable('api_keys')
       .set({ revoked_at: now, updated_at: now })
       .where('org_id', '=', scope.orgId)
       .$if(userId !== undefined, (query) => query.where('user_id', '=', userId ?? ''))
+      .$if(teamId !== undefined, (query) => query.where('team_id', '=', teamId ?? ''))
       .where('revoked_at', 'is', null)
       .executeTakeFirst();
     return Number(result.numUpdatedRows);
@@ -149,6 +185,39 @@ export class KeyRepository {
     }
   }
 
+  /**
+   * Locks the membership (and team) a key is about to be issued under, inside the issuing transaction, and reads
+   * them again: a concurrent removal, demotion or team deletion then either commits first and is seen here, or waits
+   * for this key and revokes it too. A no-op UPDATE is the lock that means the same on both engines (a row lock on
+   * PostgreSQL; SQLite runs one writer at a time).
+   */
+  async lockHolder(
+    orgId: string,
+    userId: string,
+    teamId: string | null,
+  ): Promise<{ memberRole: OrgRole | undefined; teamFound: boolean }> {
+    await this.#db
+      .updateTable('org_members')
+      .set((eb) => ({ role: eb.ref('role') }))
+      .where('org_id', '=', orgId)
+      .where('user_id', '=', userId)
+      .execute();
+    const member = await this.#db
+      .selectFrom('org_members')
+      .select('role')
+      .where('org_id', '=', orgId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    if (teamId === null) return { memberRole: member?.role, teamFound: true };
+    const team = await this.#db
+      .updateTable('teams')
+      .set((eb) => ({ updated_at: eb.ref('updated_at') }))
+      .where('org_id', '=', orgId)
+      .where('id', '=', teamId)
+      .executeTakeFirst();
+    return { memberRole: member?.role, teamFound: team.numUpdatedRows > 0n };
+  }
+
   async teamExists(scope: OrgScope, teamId: string): Promise<boolean> {
     const row = await this.#db
       .selectFrom('teams')
@@ -157,17 +226,6 @@ export class KeyRepository {
       .where('id', '=', teamId)
       .executeTakeFirst();
     return row !== undefined;
-  }
-
-  async teamRole(scope: OrgScope, teamId: string, userId: string): Promise<TeamRole | undefined> {
-    const row = await this.#db
-      .selectFrom('team_members')
-      .select('role')
-      .where('org_id', '=', scope.orgId)
-      .where('team_id', '=', teamId)
-      .where('user_id', '=', userId)
-      .executeTakeFirst();
-    return row?.role;
   }
 
   async isMember(scope: OrgScope, userId: string): Promise<boolean> {

@@ -1,12 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { ApiKeyRow, DatabaseSchema } from '../../db/schema.ts';
+import type { ApiKeyRow, DatabaseSchema, OrgRole } from '../../db/schema.ts';
 import { AppError } from '../../errors/app-error.ts';
 import { recordAuditEvent } from '../audit/index.ts';
+import { conflictOnDuplicate } from '../../db/unique-violation.ts';
 import type { Actor, OrgScope } from '../shared/index.ts';
-import { orgRoleAllows, teamRoleAllows } from '../tenancy/index.ts';
+import { assertWithinAuthority, inheritAuthority, type KeyBounds } from './key-authority.ts';
 import { displayPrefix, generateKeySecret, hashKeySecret, keyPrefix } from './key-secret.ts';
-import type { KeyListFilters, KeyListWindow, KeyRepository, KeyStatus } from './key-repository.ts';
+import {
+  KeyRepository,
+  type KeyListFilters,
+  type KeyListWindow,
+  type KeyOwnerFilter,
+  type KeyStatus,
+} from './key-repository.ts';
 import {
   defaultKeyScopes,
   keyScopes,
@@ -33,8 +40,13 @@ export interface KeyPrincipal {
   readonly expiresAt: number | null;
 }
 
+/** `owner_inactive`: the key's user is disabled or deleted; a key acts as its user and stops with them. */
 export type KeyLookup =
-  { status: 'valid'; principal: KeyPrincipal } | { status: 'unknown' } | { status: 'revoked' } | { status: 'expired' };
+  | { status: 'valid'; principal: KeyPrincipal }
+  | { status: 'unknown' }
+  | { status: 'revoked' }
+  | { status: 'expired' }
+  | { status: 'owner_inactive' };
 
 /** A key made by the operator (CLI, bootstrap) or a test: owner and organization are trusted as given. */
 export interface CreateKeyInput extends Omit<KeySettingsInput, 'name'> {
@@ -86,18 +98,62 @@ export interface CreatedKey {
 export const defaultRotationGraceSeconds = 86_400;
 export const maxRotationGraceSeconds = 7 * 86_400;
 
+/** A key as the access rules see it: whose it is and which team, if any, it belongs to. */
+export interface KeyTarget {
+  readonly userId: string;
+  readonly teamId: string | null;
+}
+
+/**
+ * Who may do what with keys: the tenancy module's Authorizer, backed by the permission matrix. KeyService asks it and
+ * never looks at roles itself.
+ */
+export interface KeyAccessRules {
+  mayHoldKeys(role: OrgRole): boolean;
+  mayReadAllKeys(scope: OrgScope): boolean;
+  maySeeKey(scope: OrgScope, key: KeyTarget): boolean;
+  authorizeKeyCreation(scope: OrgScope, key: KeyTarget): Promise<void>;
+  authorizeKeyAction(
+    scope: OrgScope,
+    action: 'keys.update.own' | 'keys.rotate.own' | 'keys.revoke.own',
+    key: KeyTarget,
+  ): Promise<void>;
+}
+
+export interface KeyServiceOptions {
+  /** The clock expiry, rotation grace and timestamps are read from (tests move it instead of sleeping). */
+  now?: () => number;
+  /** Needed by the management methods (`…InOrg`); the operator's CLI works without. */
+  access?: KeyAccessRules;
+}
+
 /**
  * API keys: creation (secret shown once, stored as a hash), the hot-path lookup, and management inside an
  * organization. Every change is one transaction with its audit event; changes that can narrow or end a key also bump
- * the keys cache epoch, so every instance drops its cached principals.
+ * the keys cache epoch, so every instance drops its cached principals, and once committed tell this process's
+ * listeners (the gateway's key cache) at once.
  */
 export class KeyService {
   readonly #repository: KeyRepository;
   readonly #now: () => number;
+  readonly #access: KeyAccessRules | undefined;
+  readonly #listeners = new Set<() => void>();
 
-  constructor(repository: KeyRepository, now: () => number = Date.now) {
+  constructor(repository: KeyRepository, options: KeyServiceOptions = {}) {
     this.#repository = repository;
-    this.#now = now;
+    this.#now = options.now ?? Date.now;
+    this.#access = options.access;
+  }
+
+  /** Calls `listener` after every committed change that may affect authentication; returns the unsubscribe. */
+  onKeysChanged(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Tells this process's listeners that keys changed; for changes made with `revokeWithin` once they commit. */
+  announceChange(): void {
+    for (const listener of this.#listeners) listener();
   }
 
   /** Creates a key for the operator (CLI, bootstrap) and returns its secret. */
@@ -140,30 +196,27 @@ export class KeyService {
   }
 
   async createInOrg(scope: OrgScope, input: CreateOrgKeyInput): Promise<CreatedKey> {
+    const access = this.#accessRules();
     const now = this.#now();
     const teamId = input.teamId ?? null;
-    if (teamId !== null) {
-      if (!(await this.#repository.teamExists(scope, teamId))) {
-        throw new AppError('invalid_request', 'team_id: no team with this id in the organization', {
-          param: 'team_id',
-        });
-      }
-      await this.#assertMayUseTeam(scope, teamId);
-    } else if (!orgRoleAllows('keys.create', scope.role) && !isPlatformAdmin(scope)) {
-      throw new AppError('forbidden', 'your role in this organization does not allow keys.create');
+    if (teamId !== null && !(await this.#repository.teamExists(scope, teamId))) {
+      throw new AppError('invalid_request', 'team_id: no team with this id in the organization', {
+        param: 'team_id',
+      });
     }
     const userId = input.userId ?? scope.actor.userId;
-    if (userId !== scope.actor.userId) {
-      if (!mayManageAll(scope)) {
-        throw new AppError('forbidden', 'only roles that manage every key may create keys for another member');
-      }
-      if (!(await this.#repository.isMember(scope, userId))) {
-        throw new AppError('invalid_request', 'user_id: no member with this id in the organization', {
-          param: 'user_id',
-        });
-      }
+    await access.authorizeKeyCreation(scope, { userId, teamId });
+    if (userId !== scope.actor.userId && !(await this.#repository.isMember(scope, userId))) {
+      throw new AppError('invalid_request', 'user_id: no member with this id in the organization', {
+        param: 'user_id',
+      });
     }
-    const settings = validateKeySettings({ ...input, scopes: input.scopes ?? defaultKeyScopes }, now);
+    let settings: Partial<KeySettings> = validateKeySettings(input, now);
+    const authority = await this.#authorityOf(scope);
+    if (authority) {
+      settings = { ...settings, ...inheritAuthority(authority, settings) };
+      assertWithinAuthority(authority, { ...settings, teamId });
+    }
     return this.#insert(
       {
         userId,
@@ -175,6 +228,7 @@ export class KeyService {
       },
       scope.actor,
       now,
+      { checkHolder: true },
     );
   }
 
@@ -184,7 +238,7 @@ export class KeyService {
    */
   async listInOrg(scope: OrgScope, filters: KeyListFilters, window: KeyListWindow): Promise<KeySummary[]> {
     const now = this.#now();
-    if (!mayReadAll(scope)) {
+    if (!this.#accessRules().mayReadAllKeys(scope)) {
       if (filters.userId !== undefined && filters.userId !== scope.actor.userId) return [];
       filters = { ...filters, userId: scope.actor.userId };
     }
@@ -198,35 +252,60 @@ export class KeyService {
   /** Changes a key's name, scopes, allowlists, limits or expiry. Owner and team never change. */
   async updateInOrg(scope: OrgScope, id: string, input: KeySettingsInput): Promise<KeySummary> {
     const row = await this.#findVisible(scope, id);
-    await this.#assertMayChange(scope, row);
+    await this.#accessRules().authorizeKeyAction(scope, 'keys.update.own', targetOf(row));
     if (row.revoked_at !== null) throw new AppError('conflict', 'a revoked key cannot be changed');
     const now = this.#now();
     const settings = validateKeySettings(input, now);
-    return this.#repository.transaction(async (keys, executor) => {
-      const updated = await keys.update(row.id, { ...toColumns(settings), updated_at: now });
-      if (!updated) throw new AppError('not_found', 'key not found');
+    const authority = await this.#authorityOf(scope);
+    if (authority) assertWithinAuthority(authority, settings);
+    const updated = await this.#repository.transaction(async (keys, executor) => {
+      const changed = await keys.update(row.id, { ...toColumns(settings), updated_at: now });
+      if (!changed) throw new AppError('not_found', 'key not found');
       await keys.bumpEpoch();
-      await audit(executor, scope.actor, 'key.update', row, updated, now);
-      return toSummary(updated, now);
+      await audit(executor, scope.actor, 'key.update', row, changed, now);
+      return toSummary(changed, now);
     });
+    this.announceChange();
+    return updated;
   }
 
   async rotateInOrg(scope: OrgScope, id: string, gracePeriodSeconds: number): Promise<CreatedKey> {
     const row = await this.#findVisible(scope, id);
-    await this.#assertMayChange(scope, row);
+    await this.#accessRules().authorizeKeyAction(scope, 'keys.rotate.own', targetOf(row));
+    // The replacement carries every right of the key it replaces, so rotating is like creating that key again.
+    const authority = await this.#authorityOf(scope);
+    if (authority) assertWithinAuthority(authority, { ...settingsOf(row), teamId: row.team_id });
     return this.#rotateRow(row, gracePeriodSeconds, scope.actor);
   }
 
   /** Revokes a key; revoking one already revoked changes nothing and returns it as it is. */
   async revokeInOrg(scope: OrgScope, id: string): Promise<KeySummary> {
     const row = await this.#findVisible(scope, id);
-    // Revoking never grants anything, so whoever may see their own key may end it; other keys need keys.manage.all.
-    if (row.user_id !== scope.actor.userId && !mayManageAll(scope)) {
-      throw new AppError('forbidden', 'your role in this organization does not allow keys.manage.all');
-    }
+    await this.#accessRules().authorizeKeyAction(scope, 'keys.revoke.own', targetOf(row));
     if (row.revoked_at !== null) return toSummary(row, this.#now());
     const revoked = await this.#revokeRow(row, scope.actor);
     return revoked ?? toSummary(row, this.#now());
+  }
+
+  /**
+   * Revokes keys of the organization inside the caller's transaction (a member who leaves, is removed or loses the
+   * right to hold keys; a deleted team or organization) and bumps the epoch there, so the revocation commits or
+   * rolls back with the change that caused it. Call `announceChange()` after the commit when this returned > 0.
+   */
+  async revokeWithin(executor: Kysely<DatabaseSchema>, scope: OrgScope, which: KeyOwnerFilter): Promise<number> {
+    const keys = new KeyRepository(executor);
+    const revoked = await keys.revokeInOrganization(scope, this.#now(), which);
+    if (revoked > 0) await keys.bumpEpoch();
+    return revoked;
+  }
+
+  /**
+   * For a change to a user that affects their keys without touching them (disabling or re-enabling the account):
+   * bumps the epoch in the caller's transaction so every instance looks the keys up again and sees the owner's state.
+   * Call `announceChange()` after the commit.
+   */
+  async ownerChangedWithin(executor: Kysely<DatabaseSchema>): Promise<void> {
+    await new KeyRepository(executor).bumpEpoch();
   }
 
   /** Resolves a presented secret. Only hashes are compared; the secret is never stored or logged. */
@@ -239,6 +318,7 @@ export class KeyService {
     if (!row) return { status: 'unknown' };
     if (row.revoked_at !== null) return { status: 'revoked' };
     if (row.expires_at !== null && row.expires_at <= this.#now()) return { status: 'expired' };
+    if (!row.owner_active) return { status: 'owner_inactive' };
     return { status: 'valid', principal: toPrincipal(row) };
   }
 
@@ -283,11 +363,13 @@ export class KeyService {
     },
     actor: Actor | null,
     now: number,
+    options: { checkHolder?: boolean } = {},
   ): Promise<CreatedKey> {
     const secret = key.secret ?? generateKeySecret();
     if (secret.length < 20) throw new Error('a key must be at least 20 characters long');
     const row = newRow(key, secret, now);
     await this.#repository.transaction(async (keys, executor) => {
+      if (options.checkHolder) await this.#assertHolder(keys, row);
       await keys.insert(row);
       await audit(executor, actor, 'key.create', undefined, row, now);
     });
@@ -296,18 +378,22 @@ export class KeyService {
 
   async #revokeRow(row: ApiKeyRow, actor: Actor | null): Promise<KeySummary | undefined> {
     const now = this.#now();
-    return this.#repository.transaction(async (keys, executor) => {
+    const revoked = await this.#repository.transaction(async (keys, executor) => {
       if (!(await keys.markRevoked(row.id, now))) return undefined;
       await keys.bumpEpoch();
-      const revoked: ApiKeyRow = { ...row, revoked_at: now, updated_at: now };
-      await audit(executor, actor, 'key.revoke', row, revoked, now);
-      return toSummary(revoked, now);
+      const after: ApiKeyRow = { ...row, revoked_at: now, updated_at: now };
+      await audit(executor, actor, 'key.revoke', row, after, now);
+      return toSummary(after, now);
     });
+    if (revoked) this.announceChange();
+    return revoked;
   }
 
   /**
    * Rotation: a new key with the same owner and settings (rotated_from = old id), and the old key's expiry pulled in
-   * to now + grace, so clients can switch over without downtime. A key is rotated at most once.
+   * to now + grace, so clients can switch over without downtime. A key is rotated at most once: the unique index on
+   * rotated_from (migration 0005) makes the second of two concurrent rotations fail, answered 409; retiring the old
+   * key only while it is still active stops a rotation racing a revocation.
    */
   async #rotateRow(row: ApiKeyRow, gracePeriodSeconds: number, actor: Actor | null): Promise<CreatedKey> {
     if (!Number.isSafeInteger(gracePeriodSeconds) || gracePeriodSeconds < 0) {
@@ -323,9 +409,8 @@ export class KeyService {
     const now = this.#now();
     const status = statusOf(row, now);
     if (status !== 'active') throw new AppError('conflict', `a ${status} key cannot be rotated`);
-    if (await this.#repository.hasSuccessor(row.id)) {
-      throw new AppError('conflict', 'this key was already rotated; rotate its replacement instead');
-    }
+    const alreadyRotated = 'this key was already rotated; rotate its replacement instead';
+    if (await this.#repository.hasSuccessor(row.id)) throw new AppError('conflict', alreadyRotated);
     const secret = generateKeySecret();
     const replacement = newRow(
       {
@@ -340,57 +425,68 @@ export class KeyService {
     );
     const graceEnds = now + gracePeriodSeconds * 1000;
     const oldExpiry = row.expires_at === null ? graceEnds : Math.min(row.expires_at, graceEnds);
-    await this.#repository.transaction(async (keys, executor) => {
-      await keys.insert(replacement);
-      const retiring = await keys.update(row.id, { expires_at: oldExpiry, updated_at: now });
-      if (!retiring) throw new AppError('not_found', 'key not found');
-      await keys.bumpEpoch();
-      await audit(executor, actor, 'key.rotate', row, { ...retiring, replaced_by: replacement.id }, now);
-      await audit(executor, actor, 'key.create', undefined, replacement, now);
-    });
+    await conflictOnDuplicate(
+      this.#repository.transaction(async (keys, executor) => {
+        if (actor !== null) await this.#assertHolder(keys, replacement);
+        await keys.insert(replacement);
+        if (!(await keys.retire(row.id, oldExpiry, now))) {
+          throw new AppError('conflict', 'this key was revoked or expired a moment ago and cannot be rotated');
+        }
+        await keys.bumpEpoch();
+        const retiring: ApiKeyRow = { ...row, expires_at: oldExpiry, updated_at: now };
+        await audit(executor, actor, 'key.rotate', row, { ...retiring, replaced_by: replacement.id }, now);
+        await audit(executor, actor, 'key.create', undefined, replacement, now);
+      }),
+      alreadyRotated,
+    );
+    this.announceChange();
     return { key: toSummary(replacement, now), secret };
   }
 
   async #findVisible(scope: OrgScope, id: string): Promise<ApiKeyRow> {
     const row = await this.#repository.findInOrg(scope, id);
-    // Keys a caller may not see are reported missing, like keys of other organizations.
-    if (!row || (row.user_id !== scope.actor.userId && !mayReadAll(scope))) {
+    // Keys the caller may not see are reported missing, like keys of other organizations.
+    if (!row || !this.#accessRules().maySeeKey(scope, targetOf(row))) {
       throw new AppError('not_found', 'key not found');
     }
     return row;
   }
 
-  /** Changing or rotating a key is like creating it again: the owner needs the right to create it. */
-  async #assertMayChange(scope: OrgScope, row: ApiKeyRow): Promise<void> {
-    if (mayManageAll(scope)) return;
-    if (row.user_id !== scope.actor.userId) {
-      throw new AppError('forbidden', 'your role in this organization does not allow keys.manage.all');
-    }
-    if (row.team_id !== null) return this.#assertMayUseTeam(scope, row.team_id);
-    if (!orgRoleAllows('keys.create', scope.role)) {
-      throw new AppError('forbidden', 'your role in this organization does not allow keys.create');
-    }
+  /**
+   * The rights of the API key making a management call, or undefined when a person calls. A key may hand out only
+   * what it has itself (see key-authority.ts).
+   */
+  async #authorityOf(scope: OrgScope): Promise<KeyBounds | undefined> {
+    if (scope.actor.via !== 'api_key' || scope.actor.keyId === undefined) return undefined;
+    const row = await this.#repository.findInOrg(scope, scope.actor.keyId);
+    if (!row) throw new AppError('forbidden', 'the API key making this call does not belong to this organization');
+    return { ...settingsOf(row), teamId: row.team_id };
   }
 
-  async #assertMayUseTeam(scope: OrgScope, teamId: string): Promise<void> {
-    if (mayManageAll(scope)) return;
-    const teamRole = await this.#repository.teamRole(scope, teamId, scope.actor.userId);
-    if (!teamRole || !teamRoleAllows('keys.create', teamRole)) {
-      throw new AppError('forbidden', 'team keys need team admin on that team, or an organization admin role');
+  /**
+   * Inside the issuing transaction: the new key's owner is still a member whose role may hold keys, and its team
+   * still exists (see KeyRepository.lockHolder). Keys outside organizations (the operator's) are not checked.
+   */
+  async #assertHolder(keys: KeyRepository, row: ApiKeyRow): Promise<void> {
+    if (row.org_id === null) return;
+    const holder = await keys.lockHolder(row.org_id, row.user_id, row.team_id);
+    if (holder.memberRole === undefined) {
+      throw new AppError('conflict', "the key's owner is no longer a member of this organization");
     }
+    if (this.#access && !this.#access.mayHoldKeys(holder.memberRole)) {
+      throw new AppError('forbidden', `the ${holder.memberRole} role may not hold keys (keys.hold)`);
+    }
+    if (!holder.teamFound) throw new AppError('conflict', "the key's team no longer exists");
+  }
+
+  #accessRules(): KeyAccessRules {
+    if (!this.#access) throw new Error('KeyService needs access rules (the Authorizer) for organization keys');
+    return this.#access;
   }
 }
 
-function isPlatformAdmin(scope: OrgScope): boolean {
-  return scope.actor.platformRole === 'admin';
-}
-
-function mayReadAll(scope: OrgScope): boolean {
-  return isPlatformAdmin(scope) || orgRoleAllows('keys.read.all', scope.role);
-}
-
-function mayManageAll(scope: OrgScope): boolean {
-  return isPlatformAdmin(scope) || orgRoleAllows('keys.manage.all', scope.role);
+function targetOf(row: ApiKeyRow): KeyTarget {
+  return { userId: row.user_id, teamId: row.team_id };
 }
 
 function completeSettings(settings: Partial<KeySettings>, name: string): KeySettings {

@@ -27,6 +27,15 @@ export interface InvitationGrant {
   readonly role: OrgRole;
 }
 
+/** A key as the authorizer sees it: whose it is and which team, if any, it belongs to. */
+export interface KeyTarget {
+  readonly userId: string;
+  readonly teamId: string | null;
+}
+
+/** What a caller does to a key that already exists. */
+export type KeyAction = 'keys.update.own' | 'keys.rotate.own' | 'keys.revoke.own';
+
 export interface AuthorizeOptions {
   /** For team-scoped actions: team roles can grant what org roles do not. */
   teamId?: string;
@@ -99,6 +108,70 @@ export class Authorizer {
     const orgManager = scope.actor.platformRole === 'admin' || orgRoleAllows('teams.members.manage', scope.role);
     if (orgManager || change.from !== 'admin' || change.targetUserId === scope.actor.userId) return;
     throw new AppError('forbidden', 'only organization admins may demote or remove another team admin');
+  }
+
+  /** Whether the caller sees every key of the organization (keys.read.all) rather than only their own. */
+  mayReadAllKeys(scope: OrgScope): boolean {
+    return scope.actor.platformRole === 'admin' || orgRoleAllows('keys.read.all', scope.role);
+  }
+
+  /** Whether the caller may see this key at all; a key they may not see answers 404, like another tenant's. */
+  maySeeKey(scope: OrgScope, key: KeyTarget): boolean {
+    return key.userId === scope.actor.userId || this.mayReadAllKeys(scope);
+  }
+
+  /** Whether a member with `role` may keep working keys; moving a member to a role without it revokes them. */
+  mayHoldKeys(role: OrgRole): boolean {
+    return orgRoleAllows('keys.hold', role);
+  }
+
+  /**
+   * Creating a key (the caller already passed `keys.create` for the organization, or for the team by team role):
+   * a key for someone else needs keys.manage.all; a team key needs keys.create on that team by team role, unless the
+   * caller manages every key.
+   */
+  async authorizeKeyCreation(scope: OrgScope, key: KeyTarget): Promise<void> {
+    if (this.#managesAllKeys(scope)) return;
+    if (key.userId !== scope.actor.userId) {
+      throw new AppError(
+        'forbidden',
+        'only roles that manage every key (keys.manage.all) may create keys for another member',
+      );
+    }
+    if (key.teamId !== null) await this.#assertTeamKeyRight(scope, 'keys.create', key.teamId);
+    else if (!orgRoleAllows('keys.create', scope.role)) {
+      throw new AppError('forbidden', 'your role in this organization does not allow keys.create');
+    }
+  }
+
+  /**
+   * Changing, rotating or revoking a key the caller can see. Someone else's key needs keys.manage.all. One's own key
+   * needs the `.own` action by organization role, and a team key also the team role that grants it on that team
+   * (revoking excepted: it never grants anything).
+   */
+  async authorizeKeyAction(scope: OrgScope, action: KeyAction, key: KeyTarget): Promise<void> {
+    if (this.#managesAllKeys(scope)) return;
+    if (key.userId !== scope.actor.userId) {
+      throw new AppError('forbidden', 'your role in this organization does not allow keys.manage.all');
+    }
+    if (!orgRoleAllows(action, scope.role)) {
+      throw new AppError('forbidden', `your role in this organization does not allow ${action}`);
+    }
+    if (key.teamId !== null && action !== 'keys.revoke.own') await this.#assertTeamKeyRight(scope, action, key.teamId);
+  }
+
+  #managesAllKeys(scope: OrgScope): boolean {
+    return scope.actor.platformRole === 'admin' || orgRoleAllows('keys.manage.all', scope.role);
+  }
+
+  async #assertTeamKeyRight(scope: OrgScope, action: Action, teamId: string): Promise<void> {
+    const teamRole = await this.#teamRole(scope.orgId, teamId, scope.actor.userId);
+    if (!teamRole || !teamRoleAllows(action, teamRole)) {
+      throw new AppError(
+        'forbidden',
+        `team keys need team admin on that team (${action}), or an organization admin role`,
+      );
+    }
   }
 
   /**

@@ -7,6 +7,8 @@ export type {
   OrgRoleChange,
   TeamRoleChange,
   InvitationGrant,
+  KeyTarget,
+  KeyAction,
 } from './authorizer.ts';
 export { permissions, orgRoles, teamRoles, orgRoleRank, orgRoleAllows, teamRoleAllows } from './permissions.ts';
 export type { Action, Permission } from './permissions.ts';

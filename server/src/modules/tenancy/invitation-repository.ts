@@ -121,10 +121,25 @@ export class InvitationRepository {
       .executeTakeFirst();
   }
 
-  async insert(scope: OrgScope, row: Omit<InvitationRow, 'org_id'>): Promise<InvitationRow> {
-    const full: InvitationRow = { ...row, org_id: scope.orgId };
+  /**
+   * Inserts a new (pending) invitation holding its email's claim; the unique index on (org_id, pending_email) refuses
+   * a second pending invitation for the same email, even from a concurrent request.
+   */
+  async insert(scope: OrgScope, row: Omit<InvitationRow, 'org_id' | 'pending_email'>): Promise<InvitationRow> {
+    const full: InvitationRow = { ...row, org_id: scope.orgId, pending_email: row.email };
     await this.#db.insertInto('invitations').values(full).execute();
     return full;
+  }
+
+  /** Releases the claim of an invitation to `email` that expired unanswered, so a new one may be sent. */
+  async releaseExpiredClaim(scope: OrgScope, email: string, now: number): Promise<void> {
+    await this.#db
+      .updateTable('invitations')
+      .set({ pending_email: null })
+      .where('org_id', '=', scope.orgId)
+      .where('pending_email', '=', email)
+      .where('expires_at', '<=', now)
+      .execute();
   }
 
   /**
@@ -139,13 +154,7 @@ export class InvitationRepository {
   ): Promise<boolean> {
     const result = await this.#db
       .updateTable('invitations')
-      .set(
-        answer === 'accepted_at'
-          ? { accepted_at: now }
-          : answer === 'declined_at'
-            ? { declined_at: now }
-            : { revoked_at: now },
-      )
+      .set({ [answer]: now, pending_email: null })
       .where('org_id', '=', scope.orgId)
       .where('id', '=', id)
       .where(statusCondition('pending', now))

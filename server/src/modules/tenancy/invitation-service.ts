@@ -3,7 +3,7 @@ import type { Database } from '../../db/database.ts';
 import type { OrgRole } from '../../db/schema.ts';
 import { AppError } from '../../errors/app-error.ts';
 import { recordAuditEvent } from '../audit/index.ts';
-import { conflictOnDuplicate } from './unique-violation.ts';
+import { conflictOnDuplicate } from '../../db/unique-violation.ts';
 import type { Actor, Authorizer, OrgScope } from './authorizer.ts';
 import {
   InvitationRepository,
@@ -72,7 +72,8 @@ export class InvitationService {
     const now = Date.now();
     const email = input.email.trim().toLowerCase();
     const token = randomBytes(32).toString('base64url');
-    return this.#db.transaction().execute(async (transaction) => {
+    const alreadyPending = 'this email already has a pending invitation; revoke it to send a new one';
+    const created = this.#db.transaction().execute(async (transaction) => {
       const invitations = new InvitationRepository(transaction);
       if (input.teamId && !(await new TeamRepository(transaction).find(scope, input.teamId))) {
         throw new AppError('unprocessable', 'team_id is not a team of this organization', { param: 'team_id' });
@@ -80,9 +81,8 @@ export class InvitationService {
       if (await new MemberRepository(transaction).hasMemberWithEmail(scope, email)) {
         throw new AppError('conflict', 'someone with this email is already a member');
       }
-      if (await invitations.findPendingForEmail(scope, email, now)) {
-        throw new AppError('conflict', 'this email already has a pending invitation; revoke it to send a new one');
-      }
+      if (await invitations.findPendingForEmail(scope, email, now)) throw new AppError('conflict', alreadyPending);
+      await invitations.releaseExpiredClaim(scope, email, now);
       const invitation = await invitations.insert(scope, {
         id: `inv_${randomUUID().replaceAll('-', '')}`,
         email,
@@ -110,6 +110,8 @@ export class InvitationService {
       );
       return { invitation, token };
     });
+    // A concurrent invitation for the same email that committed first holds the claim: the same 409.
+    return conflictOnDuplicate(created, alreadyPending);
   }
 
   async revoke(scope: OrgScope, invitationId: string): Promise<void> {

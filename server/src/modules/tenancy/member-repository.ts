@@ -72,19 +72,36 @@ export class MemberRepository {
       .execute();
   }
 
-  async updateRole(scope: OrgScope, userId: string, role: OrgRole): Promise<void> {
-    await this.#db
+  /**
+   * Changes a member's role only if it is still `from` (compare-and-set): false when a concurrent change got there
+   * first. On PostgreSQL the UPDATE waits for the other transaction's row lock and then re-checks `from`, so two
+   * requests that both read the old role cannot both apply their change.
+   */
+  async updateRole(scope: OrgScope, userId: string, from: OrgRole, role: OrgRole): Promise<boolean> {
+    const result = await this.#db
       .updateTable('org_members')
       .set({ role })
       .where('org_id', '=', scope.orgId)
       .where('user_id', '=', userId)
-      .execute();
+      .where('role', '=', from)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
   }
 
-  /** Removes the membership and, with it, every team membership the user had in this organization. */
-  async remove(scope: OrgScope, userId: string): Promise<void> {
+  /**
+   * Removes the membership, only if its role is still `role` (see updateRole), and with it every team membership the
+   * user had in this organization. False when the member was changed or removed concurrently.
+   */
+  async remove(scope: OrgScope, userId: string, role: OrgRole): Promise<boolean> {
+    const result = await this.#db
+      .deleteFrom('org_members')
+      .where('org_id', '=', scope.orgId)
+      .where('user_id', '=', userId)
+      .where('role', '=', role)
+      .executeTakeFirst();
+    if (result.numDeletedRows === 0n) return false;
     await this.#db.deleteFrom('team_members').where('org_id', '=', scope.orgId).where('user_id', '=', userId).execute();
-    await this.#db.deleteFrom('org_members').where('org_id', '=', scope.orgId).where('user_id', '=', userId).execute();
+    return true;
   }
 
   /** Whether some member of this organization already uses `email` (invitations to members are refused). */

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from '../../db/database.ts';
 import { AppError } from '../../errors/app-error.ts';
+import { conflictOnDuplicate } from '../../db/unique-violation.ts';
 import { recordAuditEvent } from '../audit/index.ts';
+import type { KeyService } from '../keys/index.ts';
 import type { Actor, Authorizer, OrgScope } from './authorizer.ts';
 import type { ListWindow } from '../shared/index.ts';
 import { MemberRepository, type MemberRow } from './member-repository.ts';
-import { revokeMemberKeys } from './member-service.ts';
+import { memberChangedConcurrently } from './member-service.ts';
 import {
   OrganizationRepository,
   type OrganizationFilters,
@@ -35,10 +37,12 @@ export interface OwnershipTransfer {
 export class OrganizationService {
   readonly #db: Database;
   readonly #authorizer: Authorizer;
+  readonly #keys: KeyService;
 
-  constructor(db: Database, authorizer: Authorizer) {
+  constructor(db: Database, authorizer: Authorizer, keys: KeyService) {
     this.#db = db;
     this.#authorizer = authorizer;
+    this.#keys = keys;
   }
 
   /** Creates an organization with the caller as its owner. */
@@ -120,14 +124,14 @@ export class OrganizationService {
   /** Soft delete: hidden everywhere at once, rows kept for `deletedOrganizationRetentionDays`. */
   async delete(scope: OrgScope): Promise<{ deletedAt: number; purgeAfter: number }> {
     const now = Date.now();
-    return this.#db.transaction().execute(async (transaction) => {
+    const deleted = await this.#db.transaction().execute(async (transaction) => {
       const organizations = new OrganizationRepository(transaction);
       const before = await organizations.find(scope);
       if (!before || !(await organizations.softDelete(scope, now))) {
         throw new AppError('not_found', 'organization not found');
       }
       const purgeAfter = now + deletedOrganizationRetentionDays * 86_400_000;
-      const revokedKeys = await revokeMemberKeys(transaction, scope, now);
+      const revokedKeys = await this.#keys.revokeWithin(transaction, scope, {});
       await recordAuditEvent(
         transaction,
         {
@@ -147,14 +151,21 @@ export class OrganizationService {
         },
         now,
       );
-      return { deletedAt: now, purgeAfter };
+      return { deletedAt: now, purgeAfter, revokedKeys };
     });
+    if (deleted.revokedKeys > 0) this.#keys.announceChange();
+    return { deletedAt: deleted.deletedAt, purgeAfter: deleted.purgeAfter };
   }
 
-  /** Makes another member the owner; every previous owner becomes an admin. */
+  /**
+   * Makes another member the owner; every previous owner becomes an admin. An organization has exactly one owner:
+   * the caller's ownership is checked again inside the transaction, every role change is a compare-and-set, and the
+   * unique index on owners (migration 0005) refuses a second one, so of concurrent transfers exactly one wins and
+   * the others answer 409.
+   */
   async transferOwnership(scope: OrgScope, targetUserId: string): Promise<OwnershipTransfer> {
     const now = Date.now();
-    return this.#db.transaction().execute(async (transaction) => {
+    const transfer = this.#db.transaction().execute(async (transaction): Promise<OwnershipTransfer> => {
       const members = new MemberRepository(transaction);
       const target = await members.find(scope, targetUserId);
       if (!target) {
@@ -163,9 +174,15 @@ export class OrganizationService {
         });
       }
       if (target.role === 'owner') throw new AppError('conflict', 'this member already owns the organization');
+      if (scope.actor.platformRole !== 'admin') {
+        const caller = await members.find(scope, scope.actor.userId);
+        if (caller?.role !== 'owner') throw ownershipMoved();
+      }
       const previousOwners = await members.findOwners(scope);
-      for (const owner of previousOwners) await members.updateRole(scope, owner.user_id, 'admin');
-      await members.updateRole(scope, target.user_id, 'owner');
+      for (const owner of previousOwners) {
+        if (!(await members.updateRole(scope, owner.user_id, 'owner', 'admin'))) throw ownershipMoved();
+      }
+      if (!(await members.updateRole(scope, target.user_id, target.role, 'owner'))) throw memberChangedConcurrently();
       await recordAuditEvent(
         transaction,
         {
@@ -190,20 +207,22 @@ export class OrganizationService {
         previousOwners: previousOwners.map((owner) => ({ ...owner, role: 'admin' })),
       };
     });
+    return conflictOnDuplicate(transfer, ownershipMoved().message);
   }
 
   /** The caller leaves; an owner must hand ownership over first (409). */
   async leave(scope: OrgScope): Promise<void> {
     const now = Date.now();
-    await this.#db.transaction().execute(async (transaction) => {
+    const revokedKeys = await this.#db.transaction().execute(async (transaction) => {
       const members = new MemberRepository(transaction);
       const membership = await members.find(scope, scope.actor.userId);
       if (!membership) throw new AppError('not_found', 'you are not a member of this organization');
       if (membership.role === 'owner') {
         throw new AppError('conflict', 'transfer ownership to another member before leaving');
       }
-      await members.remove(scope, scope.actor.userId);
-      const revokedKeys = await revokeMemberKeys(transaction, scope, now, scope.actor.userId);
+      // Compare-and-set on the role: a member made owner a moment ago may not slip out and leave no owner.
+      if (!(await members.remove(scope, scope.actor.userId, membership.role))) throw memberChangedConcurrently();
+      const revoked = await this.#keys.revokeWithin(transaction, scope, { userId: scope.actor.userId });
       await recordAuditEvent(
         transaction,
         {
@@ -213,11 +232,13 @@ export class OrganizationService {
           targetType: 'member',
           targetId: scope.actor.userId,
           before: { user_id: membership.user_id, role: membership.role },
-          after: { revoked_keys: revokedKeys },
+          after: { revoked_keys: revoked },
         },
         now,
       );
+      return revoked;
     });
+    if (revokedKeys > 0) this.#keys.announceChange();
   }
 }
 
@@ -229,4 +250,8 @@ export async function findOrganization(
   const organization = await organizations.find(scope);
   if (!organization) throw new AppError('not_found', 'organization not found');
   return organization;
+}
+
+function ownershipMoved(): AppError {
+  return new AppError('conflict', 'ownership moved a moment ago (another transfer got there first)');
 }

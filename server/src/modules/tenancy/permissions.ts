@@ -10,6 +10,9 @@ export const teamRoles = ['admin', 'member'] as const satisfies readonly TeamRol
 
 const everyone: readonly OrgRole[] = orgRoles;
 const managers: readonly OrgRole[] = ['owner', 'admin'];
+/** Roles that may see, revoke and keep keys, and those that may also make and change them. */
+const keyHolders: readonly OrgRole[] = ['owner', 'admin', 'billing', 'member'];
+const keyMakers: readonly OrgRole[] = ['owner', 'admin', 'member'];
 
 export interface Permission {
   readonly description: string;
@@ -37,14 +40,32 @@ export const permissions = {
     orgRoles: managers,
     teamRoles: ['admin'],
   },
-  'keys.read.own': { description: 'List and see your own keys', orgRoles: ['owner', 'admin', 'billing', 'member'] },
+  'keys.hold': {
+    description: 'Hold working keys (a member moved to a role without it has their keys revoked at once)',
+    orgRoles: keyHolders,
+  },
+  'keys.read.own': { description: 'List and see your own keys', orgRoles: keyHolders },
   'keys.read.all': { description: 'List and see every key of the organization', orgRoles: managers },
   'keys.create': {
-    description: 'Create keys for yourself (or your team as team admin)',
-    orgRoles: ['owner', 'admin', 'member'],
+    description: 'Create keys for yourself (team keys need team admin on that team)',
+    orgRoles: keyMakers,
     teamRoles: ['admin'],
   },
-  'keys.manage.all': { description: 'Update, rotate and revoke any key of the organization', orgRoles: managers },
+  'keys.update.own': {
+    description: 'Change your own keys (team keys need team admin on that team)',
+    orgRoles: keyMakers,
+    teamRoles: ['admin'],
+  },
+  'keys.rotate.own': {
+    description: 'Rotate your own keys (team keys need team admin on that team)',
+    orgRoles: keyMakers,
+    teamRoles: ['admin'],
+  },
+  'keys.revoke.own': { description: 'Revoke your own keys (revoking never grants anything)', orgRoles: keyHolders },
+  'keys.manage.all': {
+    description: 'Create keys for other members; update, rotate and revoke any key of the organization',
+    orgRoles: managers,
+  },
   'settings.read': { description: 'Read enterprise settings', orgRoles: everyone },
   'settings.update': { description: 'Change enterprise settings and SSO', orgRoles: managers },
   'audit.read': { description: 'Read the audit log', orgRoles: managers },

@@ -4,7 +4,8 @@ import type { Database } from '../../db/database.ts';
 import type { DatabaseSchema, TeamRole } from '../../db/schema.ts';
 import { AppError } from '../../errors/app-error.ts';
 import { recordAuditEvent } from '../audit/index.ts';
-import { conflictOnDuplicate } from './unique-violation.ts';
+import type { KeyService } from '../keys/index.ts';
+import { conflictOnDuplicate } from '../../db/unique-violation.ts';
 import type { Authorizer, OrgScope } from './authorizer.ts';
 import type { ListWindow } from '../shared/index.ts';
 import { MemberRepository } from './member-repository.ts';
@@ -20,10 +21,12 @@ import {
 export class TeamService {
   readonly #db: Database;
   readonly #authorizer: Authorizer;
+  readonly #keys: KeyService;
 
-  constructor(db: Database, authorizer: Authorizer) {
+  constructor(db: Database, authorizer: Authorizer, keys: KeyService) {
     this.#db = db;
     this.#authorizer = authorizer;
+    this.#keys = keys;
   }
 
   list(scope: OrgScope, filters: { q?: string | undefined }, window: ListWindow<TeamSortField>): Promise<TeamRow[]> {
@@ -74,14 +77,18 @@ export class TeamService {
     );
   }
 
-  /** Deletes the team and its memberships; the people stay members of the organization. */
+  /**
+   * Deletes the team and its memberships; the people stay members of the organization. The team's keys are revoked
+   * in the same transaction: a key must not outlive the team it was made for.
+   */
   async delete(scope: OrgScope, teamId: string): Promise<void> {
     const now = Date.now();
-    await this.#db.transaction().execute(async (transaction) => {
+    const revokedKeys = await this.#db.transaction().execute(async (transaction) => {
       const teams = new TeamRepository(transaction);
       const team = await findTeam(teams, scope, teamId);
       const memberCount = await teams.countMembers(scope, teamId);
       await teams.delete(scope, teamId);
+      const revoked = await this.#keys.revokeWithin(transaction, scope, { teamId });
       await this.#audit(
         transaction,
         scope,
@@ -89,10 +96,13 @@ export class TeamService {
           action: 'team.delete',
           targetId: teamId,
           before: { id: team.id, name: team.name, member_count: memberCount },
+          after: { revoked_keys: revoked },
         },
         now,
       );
+      return revoked;
     });
+    if (revokedKeys > 0) this.#keys.announceChange();
   }
 
   async listMembers(
@@ -163,13 +173,15 @@ export class TeamService {
     });
   }
 
+  /** Removes someone from the team, and their keys of that team with them (they are no longer in it). */
   async removeMember(scope: OrgScope, teamId: string, userId: string): Promise<void> {
     const now = Date.now();
-    await this.#db.transaction().execute(async (transaction) => {
+    const revokedKeys = await this.#db.transaction().execute(async (transaction) => {
       const teams = new TeamRepository(transaction);
       const teamMember = await findTeamMember(teams, scope, teamId, userId);
       this.#authorizer.authorizeTeamRoleChange(scope, { teamId, targetUserId: userId, from: teamMember.role });
       await teams.removeMember(scope, teamId, userId);
+      const revoked = await this.#keys.revokeWithin(transaction, scope, { teamId, userId });
       await this.#audit(
         transaction,
         scope,
@@ -178,10 +190,13 @@ export class TeamService {
           targetType: 'team_member',
           targetId: userId,
           before: { team_id: teamId, user_id: userId, role: teamMember.role },
+          ...(revoked > 0 ? { after: { revoked_keys: revoked } } : {}),
         },
         now,
       );
+      return revoked;
     });
+    if (revokedKeys > 0) this.#keys.announceChange();
   }
 
   async #audit(

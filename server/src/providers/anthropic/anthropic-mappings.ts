@@ -1,5 +1,6 @@
 import type { FinishReason, OpenAiUsage } from '../spec/openai-types.ts';
 import type { TokenUsage } from '../spec/provider-adapter.ts';
+import { ownEntry } from '../spec/own-entry.ts';
 import type { AnthropicStopReason, AnthropicUsage } from './anthropic-types.ts';
 
 /**
@@ -20,7 +21,7 @@ const finishReasonByStopReason: Record<string, FinishReason> = {
 
 export function finishReasonFor(stopReason: AnthropicStopReason | null | undefined): FinishReason | null {
   if (stopReason === null || stopReason === undefined) return null;
-  return finishReasonByStopReason[stopReason] ?? 'stop';
+  return ownEntry(finishReasonByStopReason, stopReason) ?? 'stop';
 }
 
 const stopReasonByFinishReason: Record<string, AnthropicStopReason> = {
@@ -32,7 +33,7 @@ const stopReasonByFinishReason: Record<string, AnthropicStopReason> = {
 };
 
 export function stopReasonFor(finishReason: FinishReason | null | undefined): AnthropicStopReason {
-  return (finishReason && stopReasonByFinishReason[finishReason]) || 'end_turn';
+  return (finishReason && ownEntry(stopReasonByFinishReason, finishReason)) || 'end_turn';
 }
 
 /**

@@ -8,6 +8,7 @@ import type {
   ToolChoice,
 } from '../spec/openai-types.ts';
 import { UnsupportedRequest } from '../spec/provider-adapter.ts';
+import { ownEntry } from '../spec/own-entry.ts';
 import { minimumThinkingBudget, thinkingBudgetByEffort } from './anthropic-mappings.ts';
 import type {
   AnthropicContentBlock,
@@ -122,7 +123,7 @@ function samplingParameters(
 
 function thinkingBudgetFor(effort: ChatRequest['reasoning_effort']): number {
   if (effort === undefined || effort === null) return 0;
-  const budget = thinkingBudgetByEffort[effort];
+  const budget = ownEntry(thinkingBudgetByEffort, effort);
   if (budget === undefined) {
     const known = Object.keys(thinkingBudgetByEffort).join(', ');
     throw new UnsupportedRequest(`reasoning_effort must be one of ${known}`, 'reasoning_effort');
@@ -145,8 +146,13 @@ function resolveThinking(budget: number, maxTokens: number, forcesTool: boolean)
  * schema for json_schema). A forced tool call would enforce the schema harder but turns the answer into tool_calls,
  * which then has to be rewritten back into content, stream included; the instruction keeps the answer a plain text.
  */
-function responseFormatInstruction(format: ResponseFormat | undefined): string | undefined {
-  if (format === undefined || format.type === 'text') return undefined;
+function responseFormatInstruction(format: ResponseFormat | null | undefined): string | undefined {
+  if (format === undefined || format === null || format.type === 'text') return undefined;
+  // Types newer than this translation (the schema lets only known ones in; direct callers may not).
+  const type: unknown = format.type;
+  if (type !== 'json_object' && type !== 'json_schema') {
+    throw new UnsupportedRequest(`response_format '${String(type)}' cannot be sent to Anthropic`, 'response_format');
+  }
   const base = 'Respond with one valid JSON object and nothing else: no prose before or after it, no Markdown fences.';
   if (format.type === 'json_object') return base;
   const { name, description, schema } = format.json_schema;
@@ -289,6 +295,10 @@ function assistantBlocks(message: ChatMessage, path: string): AnthropicContentBl
 }
 
 function toolUseBlock(call: ToolCall, path: string): AnthropicToolUseBlock {
+  // OpenAI's custom tool calls carry free text, not a function with JSON arguments; Anthropic has no such call.
+  if (call.type !== 'function' && call.type !== undefined) {
+    throw new UnsupportedRequest(`tool calls of type '${String(call.type)}' cannot be sent to Anthropic`, path);
+  }
   const argumentsText = call.function.arguments.trim() === '' ? '{}' : call.function.arguments;
   let input: unknown;
   try {
@@ -332,7 +342,7 @@ function convertTool(tool: FunctionTool, index: number): AnthropicTool {
 }
 
 function convertToolChoice(
-  choice: ToolChoice | undefined,
+  choice: ToolChoice | null | undefined,
   parallelToolCalls: boolean | undefined,
 ): AnthropicToolChoice | undefined {
   const parallel = parallelToolCalls === false ? { disable_parallel_tool_use: true } : {};
@@ -342,5 +352,11 @@ function convertToolChoice(
   if (choice === 'none') return { type: 'none' };
   if (choice === 'auto') return { type: 'auto', ...parallel };
   if (choice === 'required') return { type: 'any', ...parallel };
-  return { type: 'tool', name: choice.function.name, ...parallel };
+  if (typeof choice === 'object' && choice.type === 'function') {
+    return { type: 'tool', name: choice.function.name, ...parallel };
+  }
+  throw new UnsupportedRequest(
+    'tool_choice must be none, auto, required or one named function for Anthropic',
+    'tool_choice',
+  );
 }

@@ -1,3 +1,4 @@
+import type { AppError } from '../../errors/app-error.ts';
 import type { ChatCompletion } from '../spec/openai-types.ts';
 import type { InboundCodec } from '../spec/inbound-codec.ts';
 import { MalformedUpstreamResponse, type TokenUsage } from '../spec/provider-adapter.ts';
@@ -12,7 +13,7 @@ import { decodeMessagesRequest } from './decode-messages-request.ts';
 import { anthropicMessageId, AnthropicStreamEncoder } from './inbound-stream-encoder.ts';
 import { isJsonObject } from './parse-json-object.ts';
 
-export { AnthropicMessagesRequestSchema } from './messages-request-schema.ts';
+export { AnthropicCountTokensRequestSchema, AnthropicMessagesRequestSchema } from './messages-request-schema.ts';
 
 /** Lets Anthropic SDK clients talk to any provider: POST /v1/messages in, Anthropic messages and events out. */
 export const anthropicInboundCodec: InboundCodec<AnthropicMessagesRequest> = {
@@ -32,7 +33,10 @@ export const anthropicInboundCodec: InboundCodec<AnthropicMessagesRequest> = {
       });
     }
     if (message?.content) content.push({ type: 'text', text: message.content });
-    for (const call of message?.tool_calls ?? []) {
+    for (const call of Array.isArray(message?.tool_calls) ? message.tool_calls : []) {
+      if (!isJsonObject(call) || !isJsonObject(call.function) || typeof call.function.name !== 'string') {
+        throw new MalformedUpstreamResponse('the upstream sent a tool call without a function name');
+      }
       content.push({
         type: 'tool_use',
         id: call.id,
@@ -58,7 +62,7 @@ export const anthropicInboundCodec: InboundCodec<AnthropicMessagesRequest> = {
   },
 
   encodeError(error): AnthropicErrorBody {
-    return { type: 'error', error: { type: errorTypeForStatus(error.status), message: error.message } };
+    return { type: 'error', error: { type: errorTypeForStatus(error.status), message: messageNamingParam(error) } };
   },
 };
 
@@ -98,8 +102,17 @@ function blockText(block: AnthropicContentBlock): string {
   }
 }
 
+/** Anthropic's error body has no `param`, so the field at fault is named in the message. */
+function messageNamingParam(error: AppError): string {
+  const { param, message } = error;
+  return param === undefined || message.includes(param) ? message : `${param}: ${message}`;
+}
+
 /** Anthropic requires tool input to be an object; arguments that are not one are the upstream model's fault. */
-function parseToolInput(argumentsText: string): Record<string, unknown> {
+function parseToolInput(argumentsText: unknown): Record<string, unknown> {
+  if (typeof argumentsText !== 'string') {
+    throw new MalformedUpstreamResponse('the upstream sent tool call arguments that are not a string');
+  }
   if (argumentsText.trim() === '') return {};
   let input: unknown;
   try {

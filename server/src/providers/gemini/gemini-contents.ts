@@ -1,5 +1,6 @@
 import type { ChatMessage, ContentPart, ToolCall } from '../spec/openai-types.ts';
 import { UnsupportedRequest } from '../spec/provider-adapter.ts';
+import { ownEntry } from '../spec/own-entry.ts';
 import { isRecord } from './gemini-schema.ts';
 import { readThoughtSignature } from './gemini-thought-signature.ts';
 import type { GeminiContent, GeminiJsonObject, GeminiPart } from './gemini-types.ts';
@@ -49,7 +50,16 @@ export function translateMessages(messages: ChatMessage[]): { contents: GeminiCo
         contents.push({ role: 'user', parts: toUserParts(message.content, param) });
         break;
       case 'assistant': {
-        for (const call of message.tool_calls ?? []) functionNamesByCallId.set(call.id, call.function.name);
+        message.tool_calls?.forEach((call, callIndex) => {
+          // OpenAI's custom tool calls carry free text, not a function call; Gemini has no such call.
+          if (call.type !== 'function' && call.type !== undefined) {
+            throw new UnsupportedRequest(
+              `tool calls of type "${String(call.type)}" cannot be sent to Gemini`,
+              `${param}.tool_calls[${callIndex}]`,
+            );
+          }
+          functionNamesByCallId.set(call.id, call.function.name);
+        });
         const parts = toModelParts(message, param);
         // Gemini rejects a turn without parts; an empty assistant message carries nothing to keep.
         if (parts.length > 0) contents.push({ role: 'model', parts });
@@ -104,7 +114,7 @@ function toUserPart(part: ContentPart, param: string): GeminiPart {
     case 'input_audio': {
       const audio = part['input_audio'];
       if (isRecord(audio) && typeof audio['data'] === 'string' && typeof audio['format'] === 'string') {
-        const mimeType = audioMimeTypesByFormat[audio['format']];
+        const mimeType = ownEntry(audioMimeTypesByFormat, audio['format']);
         if (mimeType) return { inlineData: { mimeType, data: audio['data'] } };
         throw new UnsupportedRequest(
           `audio format "${audio['format']}" is not one Gemini reads`,
@@ -153,7 +163,7 @@ function guessImageMimeType(url: string): string {
     return fallbackImageMimeType;
   }
   const extension = /\.([a-z0-9]+)$/i.exec(pathname)?.[1]?.toLowerCase();
-  return (extension && imageMimeTypesByExtension[extension]) ?? fallbackImageMimeType;
+  return (extension && ownEntry(imageMimeTypesByExtension, extension)) ?? fallbackImageMimeType;
 }
 
 /**

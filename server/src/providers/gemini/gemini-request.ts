@@ -1,5 +1,6 @@
 import type { ChatRequest, FunctionTool, ToolChoice } from '../spec/openai-types.ts';
 import { UnsupportedRequest } from '../spec/provider-adapter.ts';
+import { ownEntry } from '../spec/own-entry.ts';
 import { translateMessages } from './gemini-contents.ts';
 import { toFunctionParameters } from './gemini-schema.ts';
 import type {
@@ -81,7 +82,16 @@ function toFunctionDeclaration(tool: FunctionTool, index: number): GeminiFunctio
     throw new UnsupportedRequest('Gemini takes only function tools', `tools[${index}]`);
   }
   const { name, description, parameters } = tool.function;
-  return { name, ...(description === undefined ? {} : { description }), ...toFunctionParameters(parameters) };
+  let converted: ReturnType<typeof toFunctionParameters>;
+  try {
+    converted = toFunctionParameters(parameters);
+  } catch (error) {
+    if (error instanceof UnsupportedRequest && error.param === undefined) {
+      throw new UnsupportedRequest(error.message, `tools[${index}].function.parameters`);
+    }
+    throw error;
+  }
+  return { name, ...(description === undefined ? {} : { description }), ...converted };
 }
 
 function listDroppedParameters(request: ChatRequest): string[] {
@@ -97,7 +107,7 @@ function listDroppedParameters(request: ChatRequest): string[] {
 
 function toFunctionCallingConfig(choice: ToolChoice): GeminiFunctionCallingConfig {
   if (typeof choice === 'string') {
-    const mode = functionCallingModes[choice];
+    const mode = ownEntry(functionCallingModes, choice);
     if (mode) return { mode };
   } else if (typeof choice.function?.name === 'string') {
     return { mode: 'ANY', allowedFunctionNames: [choice.function.name] };
@@ -131,7 +141,7 @@ function toGenerationConfig(request: ChatRequest): GeminiGenerationConfig {
   }
   const effort = request.reasoning_effort;
   if (typeof effort === 'string') {
-    const budget = thinkingBudgets[effort];
+    const budget = ownEntry(thinkingBudgets, effort);
     if (budget === undefined) {
       throw new UnsupportedRequest(
         `reasoning_effort "${effort}" has no Gemini thinking budget; use one of ${Object.keys(thinkingBudgets).join(', ')}`,

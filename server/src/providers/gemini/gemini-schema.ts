@@ -1,4 +1,5 @@
 import type { JsonValue } from '../spec/openai-types.ts';
+import { UnsupportedRequest } from '../spec/provider-adapter.ts';
 import type { GeminiFunctionDeclaration, GeminiJsonObject } from './gemini-types.ts';
 
 /**
@@ -53,20 +54,37 @@ function hasProperties(schema: Record<string, unknown>): boolean {
   return schema['type'] !== 'object' && schema['type'] !== undefined;
 }
 
-function usesReferences(value: unknown): boolean {
-  if (Array.isArray(value)) return value.some(usesReferences);
-  if (!isRecord(value)) return false;
-  return Object.entries(value).some(
-    ([key, child]) => key === '$ref' || key === '$defs' || key === 'definitions' || usesReferences(child),
-  );
+/** Iterative, so no schema depth can exhaust the stack. */
+function usesReferences(schema: unknown): boolean {
+  const pending: unknown[] = [schema];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (Array.isArray(value)) pending.push(...(value as unknown[]));
+    else if (isRecord(value)) {
+      for (const [key, child] of Object.entries(value)) {
+        if (key === '$ref' || key === '$defs' || key === 'definitions') return true;
+        pending.push(child);
+      }
+    }
+  }
+  return false;
 }
+
+/**
+ * Deeper than any real tool schema, and shallow enough for the recursive conversion below to stay far from the stack
+ * limit whoever calls it (the gateway already bounds whole request bodies more tightly).
+ */
+export const maxSchemaDepth = 100;
 
 /**
  * JSON Schema → Gemini Schema. Beyond the allowlist: `type: [T, "null"]` becomes `type: T, nullable: true` (Schema
  * has one type per node), several non-null types become `anyOf`, `oneOf` is read as `anyOf` (Schema has only the
  * latter), and `const` becomes a one-value `enum`.
  */
-export function toGeminiSchema(schema: Record<string, unknown>): GeminiJsonObject {
+export function toGeminiSchema(schema: Record<string, unknown>, depth = 1): GeminiJsonObject {
+  if (depth > maxSchemaDepth) {
+    throw new UnsupportedRequest(`tool parameter schemas may nest at most ${maxSchemaDepth} levels for Gemini`);
+  }
   const result: GeminiJsonObject = {};
   for (const [key, value] of Object.entries(schema)) {
     if (schemaFields.has(key) && key !== 'type') result[key] = value as JsonValue;
@@ -78,15 +96,15 @@ export function toGeminiSchema(schema: Record<string, unknown>): GeminiJsonObjec
   if (isRecord(properties)) {
     const converted: GeminiJsonObject = {};
     for (const [name, child] of Object.entries(properties)) {
-      if (isRecord(child)) converted[name] = toGeminiSchema(child);
+      if (isRecord(child)) converted[name] = toGeminiSchema(child, depth + 1);
     }
     result['properties'] = converted;
   }
-  if (isRecord(items)) result['items'] = toGeminiSchema(items);
+  if (isRecord(items)) result['items'] = toGeminiSchema(items, depth + 1);
   const alternatives = [schema['anyOf'], schema['oneOf']].flatMap((list): unknown[] =>
     Array.isArray(list) ? list : [],
   );
-  const anyOf = alternatives.filter(isRecord).map(toGeminiSchema);
+  const anyOf = alternatives.filter(isRecord).map((alternative) => toGeminiSchema(alternative, depth + 1));
   if (anyOf.length > 0) result['anyOf'] = anyOf;
   return result;
 }

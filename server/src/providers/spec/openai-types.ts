@@ -33,7 +33,8 @@ export type ContentPart = TextContentPart | ImageContentPart | OtherContentPart;
 
 export interface ToolCall {
   id: string;
-  type: 'function';
+  /** 'function' for every call AI Hub translates; OpenAI's custom tool calls reach only OpenAI-format upstreams. */
+  type: 'function' | (string & {});
   function: { name: string; arguments: string };
   [field: string]: unknown;
 }
@@ -70,10 +71,10 @@ export interface ChatRequest {
   messages: ChatMessage[];
   stream?: boolean;
   stream_options?: { include_usage?: boolean; [field: string]: unknown } | null;
-  tools?: FunctionTool[];
-  tool_choice?: ToolChoice;
+  tools?: FunctionTool[] | null;
+  tool_choice?: ToolChoice | null;
   parallel_tool_calls?: boolean;
-  response_format?: ResponseFormat;
+  response_format?: ResponseFormat | null;
   stop?: string | string[] | null;
   temperature?: number | null;
   top_p?: number | null;
@@ -128,7 +129,7 @@ export interface ChatCompletion {
 export interface ToolCallDelta {
   index: number;
   id?: string;
-  type?: 'function';
+  type?: 'function' | (string & {});
   function?: { name?: string; arguments?: string };
   [field: string]: unknown;
 }
