@@ -4,6 +4,10 @@ import { migrateToLatest, openDatabase } from '../db/database.ts';
 import { AppError } from '../errors/app-error.ts';
 import { KeyRepository, KeyService, keyScopes } from '../modules/keys/index.ts';
 import { UserRepository } from '../modules/users/index.ts';
+import { runBackup, runRestore } from './backup.ts';
+import { CommandError } from './command-error.ts';
+import { runDoctor } from './doctor.ts';
+import { runPurge } from './purge.ts';
 import { serve } from './serve.ts';
 import { runSetPassword } from './users-set-password.ts';
 import { version } from './version.ts';
@@ -38,6 +42,37 @@ export async function runCli(argv: readonly string[], output: (line: string) => 
       await withKeys(async (_keys, results) =>
         output(`migrations applied: ${results.length === 0 ? 'none (up to date)' : results.join(', ')}`),
       );
+    });
+
+  program
+    .command('doctor')
+    .description('check config, database, Redis, providers, clock and disk; exit 1 when a check fails')
+    .action(async () => {
+      exitCode = await runDoctor(output);
+    });
+
+  program
+    .command('backup')
+    .description('copy the embedded SQLite database to <file> while it runs (consistent, verified)')
+    .argument('<file>', 'where to write the backup (must not exist)')
+    .action(async (file: string) => {
+      await runBackup(loadConfig(), file, output);
+    });
+
+  program
+    .command('restore')
+    .description('replace the embedded SQLite database with a verified backup (stop the server first)')
+    .argument('<file>', 'a file written by aihub backup')
+    .option('--force', 'restore even though a server seems to be running on this data dir')
+    .action(async (file: string, options: { force?: boolean }) => {
+      await runRestore(loadConfig(), file, { force: options.force === true }, output);
+    });
+
+  program
+    .command('purge')
+    .description('delete organizations whose retention period after deletion has ended (serve does it hourly)')
+    .action(async () => {
+      await runPurge(loadConfig(), output);
     });
 
   program
@@ -138,7 +173,12 @@ export async function runCli(argv: readonly string[], output: (line: string) => 
     return exitCode;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
-    if (error instanceof ConfigError || error instanceof CliError || error instanceof AppError) {
+    if (
+      error instanceof ConfigError ||
+      error instanceof CliError ||
+      error instanceof CommandError ||
+      error instanceof AppError
+    ) {
       console.error(`aihub: ${error.message}`);
       return 1;
     }
