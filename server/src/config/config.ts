@@ -41,6 +41,21 @@ export interface MeteringConfig {
   /** Longest a usage record waits in memory before its batch is written. */
   readonly flushIntervalMs: number;
   readonly maxBatchSize: number;
+  /**
+   * Unwritten usage records kept in memory while the database is away (AIHUB_METER_MAX_PENDING); past it, records
+   * stay only in the journal on disk and are read back from there when the database returns. Nothing is dropped.
+   */
+  readonly maxPendingInMemory?: number;
+  /** Longest pause between retries of a failed usage batch (AIHUB_METER_RETRY_MAX_MS); retries back off up to it. */
+  readonly retryMaxMs?: number;
+}
+
+/** PostgreSQL deadlines, so an unreachable database becomes a prompt 503 instead of a hang. */
+export interface DatabaseTimeoutsConfig {
+  /** Longest wait for a connection: connect, startup, or a free slot in the pool (AIHUB_DB_CONNECT_TIMEOUT_MS). */
+  readonly connectTimeoutMs: number;
+  /** Statement timeout; the client gives up 1 s after it if the server answers nothing (AIHUB_DB_QUERY_TIMEOUT_MS). */
+  readonly queryTimeoutMs: number;
 }
 
 // --- Identity (registration, sign-in, email) -------------------------------------------------------------------
@@ -80,6 +95,7 @@ export interface Config {
   readonly metering: MeteringConfig;
   readonly providers: readonly ProviderConfig[];
   readonly models: readonly ModelConfig[];
+  readonly databaseTimeouts: DatabaseTimeoutsConfig;
   readonly configFile: string | undefined;
   readonly identity: IdentityConfig;
   readonly sso: SsoConfig;

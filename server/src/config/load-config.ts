@@ -99,6 +99,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       maxBatchSize: readInteger(environment, 'AIHUB_METER_BATCH', 1, 100_000) ?? 1000,
     },
     providers,
+      maxPendingInMemory: readInteger(environment, 'AIHUB_METER_MAX_PENDING', 1000, 10_000_000) ?? 50_000,
+      retryMaxMs: readInteger(environment, 'AIHUB_METER_RETRY_MAX_MS', 100, 600_000) ?? 5000,
+    },
+    databaseTimeouts: overrides.databaseTimeouts ?? {
+      connectTimeoutMs: readInteger(environment, 'AIHUB_DB_CONNECT_TIMEOUT_MS', 100, 600_000) ?? 2000,
+      queryTimeoutMs: readInteger(environment, 'AIHUB_DB_QUERY_TIMEOUT_MS', 100, 3_600_000) ?? 5000,
     models,
     configFile: overrides.configFile ?? configFilePath,
     identity: readIdentityConfig(environment, file.identity ?? {}, { host, port }, overrides.identity ?? {}),
@@ -422,7 +428,7 @@ function readSecretKey(environment: Environment, dataDir: string, generate: bool
   if (!generate) {
     throw new ConfigError('AIHUB_SECRET_KEY', `is not set and ${keyFile} does not exist`);
   }
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const key = randomBytes(32);
   writeFileSync(keyFile, key.toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
   return key;

@@ -59,6 +59,9 @@ const migrationPools = new WeakMap<Database, () => ResilientPostgresPool>();
 const alwaysReachable: DatabaseReachability = { reachable: true, lastError: undefined, unreachableSince: undefined };
 
 export function openDatabase(options: OpenDatabaseOptions): DatabaseHandle {
+  // The data directory holds the journal and the secret key whatever the engine: owner-only, like its files.
+  ensurePrivateDirectory(options.dataDir);
+  tightenIfPresent(path.join(options.dataDir, 'secret.key'));
   if (options.databaseUrl) {
     const poolOptions = {
       connectionString: options.databaseUrl,
@@ -79,7 +82,6 @@ export function openDatabase(options: OpenDatabaseOptions): DatabaseHandle {
       close: () => db.destroy(),
     };
   }
-  ensurePrivateDirectory(options.dataDir);
   const databaseFile = path.join(options.dataDir, 'aihub.db');
   ensurePrivateFile(databaseFile);
   // Files left by an older version with looser permissions; new ones inherit the database file's mode.

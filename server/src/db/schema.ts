@@ -75,7 +75,8 @@ export interface UsageRecordsTable {
   latency_ms: number;
   first_token_ms: number | null;
   status: number;
-  outcome: 'success' | 'upstream_error' | 'client_disconnected' | 'error';
+  /** `interrupted`: the process died mid-stream; the record holds what was delivered up to its last checkpoint. */
+  outcome: 'success' | 'upstream_error' | 'client_disconnected' | 'error' | 'interrupted';
   error_code: string | null;
 }
 

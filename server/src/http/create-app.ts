@@ -68,7 +68,9 @@ export interface CreateAppOptions {
 
 /** Builds the whole service: storage, gateway pieces and HTTP routes. Tests drive the result in-process. */
 export async function createApp(config: Config, options: CreateAppOptions = {}): Promise<AppInstance> {
-  const database = options.database ?? openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const database =
+    options.database ??
+    openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, ...config.databaseTimeouts });
   await migrateToLatest(database.db);
 
   const authorizer = new Authorizer(database.db);
@@ -100,10 +102,24 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     flushIntervalMs: config.metering.flushIntervalMs,
     maxBatchSize: config.metering.maxBatchSize,
     afterBatch: (records) => keys.touchLastUsed(latestUsePerKey(records)),
-    onError: (error) => app.log.error({ err: error }, 'usage batch could not be written; will retry'),
+    // Once per outage: the backlog in /health/ready says how it goes from there.
+    onError: (error) => {
+      if (journal.backlog().consecutiveFailures <= 1) {
+        app.log.error({ err: error }, 'usage batch could not be written; kept in the journal, retrying with backoff');
+      }
+    },
+    ...(config.metering.maxPendingInMemory === undefined
+      ? {}
+      : { maxPendingInMemory: config.metering.maxPendingInMemory }),
+    ...(config.metering.retryMaxMs === undefined ? {} : { retryMaxMs: config.metering.retryMaxMs }),
   });
   const replay = await journal.start();
-  if (replay.replayed > 0) app.log.info({ replayed: replay.replayed }, 'usage records recovered from the journal');
+  if (replay.replayed > 0) app.log.info(replay, 'usage records recovered from the journal');
+  database.observe((fault) => {
+    if (fault.kind === 'recovered') app.log.warn({ downForMs: fault.downForMs }, 'database reachable again');
+    else if (fault.kind === 'unavailable') app.log.error({ err: fault.error }, 'database unreachable: answering 503');
+    else app.log.warn({ err: fault.error }, 'a pooled database connection was lost; it will be replaced');
+  });
 
   const authenticator = new KeyAuthenticator(keys, {
     revocationPollMs: config.keyRevocationPollMs,
@@ -133,7 +149,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     }
     done();
   });
-  registerHealth(app, database);
+  registerHealth(app, { database, usageBacklog: () => journal.backlog() });
   registerConsolePages(app);
   await registerOpenApi(app);
   const accessTokens = new AccessTokens(config.secretKey, config.identity.accessTokenTtlSeconds);

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -10,8 +10,10 @@ import { UsageJournal, type UsageJournalOptions, type UsageSink } from './usage-
 class RecordingSink implements UsageSink {
   readonly batches: UsageRecordInsert[][] = [];
   failuresLeft = 0;
+  attempts = 0;
 
   async insertBatch(records: readonly UsageRecordInsert[]): Promise<void> {
+    this.attempts += 1;
     if (this.failuresLeft > 0) {
       this.failuresLeft -= 1;
       throw new Error('database unavailable');
@@ -51,12 +53,14 @@ function segmentNames(): string[] {
   return readdirSync(directory).filter((name) => name.endsWith('.jsonl'));
 }
 
-/** Ids of every record written to segment files that are still on disk. */
+/** Ids of every final record written to segment files that are still on disk (stream checkpoints left out). */
 function idsOnDisk(): string[] {
   return segmentNames()
     .flatMap((name) => readFileSync(path.join(directory, name), 'utf8').split('\n'))
     .filter(Boolean)
-    .map((line) => (JSON.parse(line) as UsageRecordInsert).id);
+    .map((line) => JSON.parse(line) as UsageRecordInsert | { checkpoint: UsageRecordInsert })
+    .filter((line): line is UsageRecordInsert => !('checkpoint' in line))
+    .map((line) => line.id);
 }
 
 function ids(records: readonly UsageRecordInsert[]): string[] {
@@ -258,5 +262,162 @@ describe('UsageJournal', () => {
     const { replayed } = await createJournal().start();
     expect(replayed).toBe(3);
     expect(sink.ids.sort()).toEqual(ids(records).sort());
+  });
+
+  it('creates its directory owner-only and its segments readable by the owner alone', async () => {
+    const journalDirectory = path.join(directory, 'usage-journal');
+    const journal = createJournal({ directory: journalDirectory });
+    await journal.start();
+    journal.append(buildUsageRecord());
+
+    expect(statSync(journalDirectory).mode & 0o777).toBe(0o700);
+    const names = readdirSync(journalDirectory);
+    expect(names.length).toBeGreaterThan(0);
+    for (const name of names) expect(statSync(path.join(journalDirectory, name)).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe('UsageJournal while the database is away', () => {
+  it('retries a backlog in batches of at most maxBatchSize, oldest first, each record once', async () => {
+    const journal = createJournal({ maxBatchSize: 10 });
+    await journal.start();
+    sink.failuresLeft = 1;
+    const records = buildUsageRecords(25);
+    for (const record of records.slice(0, 9)) journal.append(record);
+    await journal.flush();
+    for (const record of records.slice(9)) journal.append(record);
+
+    await journal.flush();
+
+    expect(sink.batches.map((batch) => batch.length)).toEqual([10, 10, 5]);
+    expect(sink.ids).toEqual(ids(records));
+    expect(journal.pendingCount).toBe(0);
+    expect(idsOnDisk()).toEqual([]);
+  });
+
+  it('does not start a flush for every full batch while retries back off', async () => {
+    const journal = createJournal({ maxBatchSize: 5 });
+    await journal.start();
+    sink.failuresLeft = 1_000;
+    journal.append(buildUsageRecord());
+    await journal.flush();
+    expect(sink.attempts).toBe(1);
+
+    for (const record of buildUsageRecords(50)) journal.append(record);
+    await Promise.resolve();
+
+    expect(sink.attempts).toBe(1);
+    expect(journal.backlog()).toMatchObject({ pendingRecords: 51, consecutiveFailures: 1 });
+  });
+
+  it('holds at most maxPendingInMemory records in memory, keeps the rest on disk, and commits them all later', async () => {
+    const journal = createJournal({ maxPendingInMemory: 20, segmentMaxRecords: 7, maxBatchSize: 8 });
+    await journal.start();
+    sink.failuresLeft = 1_000;
+    const records = buildUsageRecords(100);
+    for (const [index, record] of records.entries()) {
+      journal.append(record);
+      if (index % 13 === 0) await journal.flush();
+    }
+
+    const backlog = journal.backlog();
+    expect(backlog.pendingRecords).toBe(100);
+    expect(backlog.pendingRecords - backlog.onDiskOnlyRecords).toBeLessThanOrEqual(20);
+    expect(backlog.onDiskOnlyRecords).toBeGreaterThanOrEqual(80);
+    expect(backlog.lastError).toBe('database unavailable');
+    expect(idsOnDisk().sort()).toEqual(ids(records).sort());
+
+    sink.failuresLeft = 0;
+    await journal.flush();
+
+    expect(sink.ids.sort()).toEqual(ids(records).sort());
+    expect(new Set(sink.ids).size).toBe(100);
+    expect(sink.batches.every((batch) => batch.length <= 8)).toBe(true);
+    expect(journal.backlog()).toMatchObject({
+      pendingRecords: 0,
+      onDiskOnlyRecords: 0,
+      consecutiveFailures: 0,
+      lastError: undefined,
+      oldestPendingAgeMs: undefined,
+    });
+    expect(idsOnDisk()).toEqual([]);
+  });
+
+  it('reports the age of the oldest record waiting', async () => {
+    let now = 1_000_000;
+    const journal = createJournal({ now: () => now });
+    await journal.start();
+    sink.failuresLeft = 1_000;
+    journal.append(buildUsageRecord());
+    await journal.flush();
+    now += 4000;
+    journal.append(buildUsageRecord());
+    now += 1000;
+
+    expect(journal.backlog()).toMatchObject({ pendingRecords: 2, oldestPendingAgeMs: 5000, consecutiveFailures: 1 });
+  });
+});
+
+describe('UsageJournal stream checkpoints', () => {
+  const checkpointLine = (record: UsageRecordInsert) => JSON.stringify({ checkpoint: record }) + '\n';
+
+  it('never sends a checkpoint to the database from a live journal; the final record replaces it', async () => {
+    const journal = createJournal();
+    await journal.start();
+    const provisional = buildUsageRecord({ outcome: 'interrupted', completion_tokens: 3 });
+    journal.checkpoint(provisional);
+    await journal.flush();
+    expect(sink.batches).toEqual([]);
+
+    const final = { ...provisional, outcome: 'success' as const, completion_tokens: 10 };
+    journal.append(final);
+    await journal.flush();
+
+    expect(sink.batches).toEqual([[final]]);
+  });
+
+  it('keeps the checkpoint of a running stream on disk when the segment that held it is deleted', async () => {
+    const journal = createJournal();
+    await journal.start();
+    const provisional = buildUsageRecord({ outcome: 'interrupted', completion_tokens: 3 });
+    journal.checkpoint(provisional);
+    journal.append(buildUsageRecord());
+    await journal.flush();
+
+    const checkpointsOnDisk = segmentNames()
+      .flatMap((name) => readFileSync(path.join(directory, name), 'utf8').split('\n'))
+      .filter((line) => line.startsWith('{"checkpoint"'));
+    expect(checkpointsOnDisk).toEqual([checkpointLine(provisional).trimEnd()]);
+  });
+
+  it('commits the last checkpoint of a stream cut by a crash as interrupted, and nothing for finished streams', async () => {
+    const cut = buildUsageRecord({ outcome: 'interrupted', streamed: 1, completion_tokens: 2 });
+    const cutLater = { ...cut, completion_tokens: 7 };
+    const finishedProvisional = buildUsageRecord({ outcome: 'interrupted', streamed: 1, completion_tokens: 4 });
+    const finished = { ...finishedProvisional, outcome: 'success' as const, completion_tokens: 9 };
+    writeFileSync(
+      path.join(directory, `${deadPid}-1700000000000-000001.jsonl`),
+      checkpointLine(cut) + checkpointLine(finishedProvisional) + checkpointLine(cutLater),
+    );
+    writeFileSync(path.join(directory, `${deadPid}-1700000000001-000002.jsonl`), JSON.stringify(finished) + '\n');
+
+    const { replayed, interrupted } = await createJournal().start();
+
+    expect({ replayed, interrupted }).toEqual({ replayed: 2, interrupted: 1 });
+    expect(sink.batches.flat()).toEqual([finished, cutLater]);
+    expect(segmentNames().filter((name) => name.startsWith(`${deadPid}-`))).toEqual([]);
+  });
+
+  it('keeps a segment holding an open stream when closed, so the next start records what was delivered', async () => {
+    const journal = createJournal();
+    await journal.start();
+    const provisional = buildUsageRecord({ outcome: 'interrupted', streamed: 1, completion_tokens: 5 });
+    journal.checkpoint(provisional);
+
+    await journal.close();
+    const { interrupted } = await createJournal().start();
+
+    expect(interrupted).toBe(1);
+    expect(sink.ids).toEqual([provisional.id]);
   });
 });
