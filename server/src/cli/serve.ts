@@ -77,12 +77,14 @@ function printBanner(instance: AppInstance, config: Config, output: (line: strin
   const port = typeof address === 'object' && address ? address.port : config.port;
   const origin = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   const baseUrl = `${origin}/v1`;
-  const consoleUrl = `${config.identity.publicUrl}${consolePath}`;
+  // A public URL derived from `--port 0` names port 0; the address actually bound is the one that answers.
+  const publicUrl = new URL(config.identity.publicUrl).port === '0' ? origin : config.identity.publicUrl;
+  const consoleUrl = `${publicUrl}${consolePath}`;
 
   output(
     `AI Hub listening on ${baseUrl} (${instance.services.database.engine}${config.databaseUrl ? '' : `, data in ${config.dataDir}`})`,
   );
-  output(`Console: ${consoleUrl}   API reference: ${config.identity.publicUrl}/api/docs`);
+  output(`Console: ${consoleUrl}   API reference: ${publicUrl}/api/docs`);
   const demoOn = config.operations.demoProvider;
   if (demoOn) {
     output('');
