@@ -2,6 +2,7 @@ import cookie from '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
 import type { Database } from '../db/database.ts';
 import type { Actor } from '../modules/shared/index.ts';
+import type { Authorizer } from '../modules/tenancy/index.ts';
 import type { ActorResolver } from './actor-resolver.ts';
 import { registerDeprecationHeaders } from './deprecation.ts';
 import { registerIdempotency } from './idempotency.ts';
@@ -20,6 +21,10 @@ declare module 'fastify' {
 export interface ManagementApiDependencies {
   db: Database;
   actors: ActorResolver;
+  /** The routes' authorizer (see `replayableAuthorizer`): idempotent replays re-run the checks through it. */
+  authorizer: Authorizer;
+  /** How long idempotency records answer retries; 24 hours by default. */
+  idempotencyTtlSeconds?: number | undefined;
   /** Each domain adds its routes here, inside the /api/v1 scope. */
   routes: ReadonlyArray<(api: FastifyInstance) => void | Promise<void>>;
   /** Routes whose v2 shape already exists (see docs/api-versioning.md), under /api/v2. */
@@ -52,7 +57,13 @@ export async function registerManagementApi(
           if (request.routeOptions.config.public) return;
           request.actor = await dependencies.actors.resolve(request);
         });
-        registerIdempotency(api, dependencies.db);
+        registerIdempotency(api, {
+          db: dependencies.db,
+          authorizer: dependencies.authorizer,
+          ...(dependencies.idempotencyTtlSeconds === undefined
+            ? {}
+            : { ttlSeconds: dependencies.idempotencyTtlSeconds }),
+        });
         registerDeprecationHeaders(api);
         for (const register of routes) await register(api);
       },

@@ -92,6 +92,8 @@ export interface Config {
   readonly bootstrapKey: string | undefined;
   /** How often each instance checks whether keys were revoked elsewhere. */
   readonly keyRevocationPollMs: number;
+  /** How long an Idempotency-Key answers retries (AIHUB_IDEMPOTENCY_TTL_SECONDS); undefined means 24 hours. */
+  readonly idempotencyTtlSeconds?: number | undefined;
   readonly metering: MeteringConfig;
   readonly providers: readonly ProviderConfig[];
   readonly models: readonly ModelConfig[];

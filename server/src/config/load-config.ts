@@ -94,6 +94,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     bootstrapKey: overrides.bootstrapKey ?? emptyToUndefined(environment.AIHUB_BOOTSTRAP_KEY),
     keyRevocationPollMs:
       overrides.keyRevocationPollMs ?? readInteger(environment, 'AIHUB_KEY_REVOCATION_POLL_MS', 50, 600_000) ?? 1000,
+    idempotencyTtlSeconds:
+      overrides.idempotencyTtlSeconds ?? readInteger(environment, 'AIHUB_IDEMPOTENCY_TTL_SECONDS', 60, 30 * 86_400),
     metering: overrides.metering ?? {
       flushIntervalMs: readInteger(environment, 'AIHUB_METER_FLUSH_MS', 10, 60_000) ?? 250,
       maxBatchSize: readInteger(environment, 'AIHUB_METER_BATCH', 1, 100_000) ?? 1000,

@@ -189,6 +189,8 @@ export interface IdempotencyRecordsTable {
   status: number | null;
   response: string | null;
   created_at: number;
+  /** JSON: the permission checks the first request passed, re-run before a replay (see api/idempotency.ts). */
+  authorizations: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** An identity at an OpenID provider (issuer + subject) linked to a user, so an email change there still maps. */

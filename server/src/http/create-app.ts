@@ -20,6 +20,7 @@ import { UsageRepository } from '../modules/usage/index.ts';
 import { bootstrapAdmin, UserRepository, type BootstrapResult } from '../modules/users/index.ts';
 import type { ApiContext } from '../api/api-context.ts';
 import { ActorResolver } from '../api/actor-resolver.ts';
+import { replayableAuthorizer } from '../api/idempotency.ts';
 import { registerManagementApi } from '../api/management-api.ts';
 import { registerOpenApi } from '../api/openapi.ts';
 import { managementRoutes } from '../api/routes/index.ts';
@@ -73,7 +74,8 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, ...config.databaseTimeouts });
   await migrateToLatest(database.db);
 
-  const authorizer = new Authorizer(database.db);
+  // Replayable: idempotent replays re-run the checks the first request passed (api/idempotency.ts).
+  const authorizer = replayableAuthorizer(new Authorizer(database.db));
   const keys = new KeyService(new KeyRepository(database.db), {
     access: authorizer,
     ...(options.now ? { now: options.now } : {}),
@@ -174,6 +176,8 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     }),
     routes: managementRoutes.map((register) => (api: FastifyInstance) => register(api, apiContext)),
     v2Routes: managementRoutesV2.map((register) => (api: FastifyInstance) => register(api, apiContext)),
+    authorizer: apiContext.authorizer,
+    idempotencyTtlSeconds: config.idempotencyTtlSeconds,
   });
   await app.register(async (v1) => {
     registerKeyAuthentication(v1, authenticator);

@@ -1,0 +1,2 @@
+export { IdempotencyRepository } from './idempotency-repository.ts';
+export type { ClaimResult, IdempotencyClaim, IdempotencyRecord } from './idempotency-repository.ts';
