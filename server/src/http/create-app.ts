@@ -145,9 +145,13 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   let draining = false;
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
-    if (draining && request.url === '/health/ready') {
-      done(new AppError('service_unavailable', 'shutting down: this instance takes no new requests'));
-      return;
+    if (draining) {
+      // Clients reconnect elsewhere for their next request instead of holding a connection to a closing instance.
+      reply.header('connection', 'close');
+      if (request.url === '/health/ready') {
+        done(new AppError('service_unavailable', 'shutting down: this instance takes no new requests'));
+        return;
+      }
     }
     done();
   });
@@ -199,7 +203,10 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
             app.log.warn({ timeoutMs: closeOptions.timeoutMs }, 'shutdown deadline reached: cutting open connections');
             app.server.closeAllConnections();
           }, closeOptions.timeoutMs);
+    // A keep-alive connection whose last response just ended would hold close() open until the client drops it.
+    const idleSweep = setInterval(() => app.server.closeIdleConnections(), 100);
     await app.close();
+    clearInterval(idleSweep);
     clearTimeout(deadline);
     authenticator.stop();
     await journal.close();
