@@ -1,0 +1,183 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { sql } from 'kysely';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { runCli } from '../../src/cli/index.ts';
+import { migrateToLatest, openDatabase, type Database } from '../../src/db/database.ts';
+import { organizationOwnedTables } from '../../src/modules/tenancy/organization-purge-repository.ts';
+import { deletedOrganizationRetentionDays, OrganizationPurge } from '../../src/modules/tenancy/index.ts';
+import { createTestDatabase, testEngines, type TestDatabase } from '../support/test-database.ts';
+
+const dayMs = 86_400_000;
+const now = Date.parse('2026-06-01T00:00:00Z');
+const retentionMs = deletedOrganizationRetentionDays * dayMs;
+
+/** One organization with a row in every table it owns, and usage through its key. */
+async function seedOrganization(db: Database, id: string, deletedAt: number | null): Promise<void> {
+  const user = `user_${id}`;
+  const created = now - 100 * dayMs;
+  await sql`insert into users (id, email, name, role, created_at) values (${user}, ${`${id}@example.com`}, ${id}, 'member', ${created})`.execute(
+    db,
+  );
+  await sql`insert into organizations (id, name, settings, deleted_at, created_at, updated_at)
+            values (${id}, ${`Org ${id}`}, '{}', ${deletedAt}, ${created}, ${created})`.execute(db);
+  await sql`insert into org_members (org_id, user_id, role, created_at) values (${id}, ${user}, 'owner', ${created})`.execute(
+    db,
+  );
+  await sql`insert into teams (id, org_id, name, created_at, updated_at) values (${`team_${id}`}, ${id}, 'Team', ${created}, ${created})`.execute(
+    db,
+  );
+  await sql`insert into team_members (team_id, org_id, user_id, role, created_at)
+            values (${`team_${id}`}, ${id}, ${user}, 'admin', ${created})`.execute(db);
+  await sql`insert into invitations (id, org_id, email, role, team_id, token_hash, invited_by, expires_at, created_at)
+            values (${`inv_${id}`}, ${id}, 'guest@example.com', 'member', null, ${`hash_${id}`}, ${user}, ${created + dayMs}, ${created})`.execute(
+    db,
+  );
+  await sql`insert into api_keys (id, name, user_id, key_hash, key_prefix, created_at, org_id)
+            values (${`key_${id}`}, 'key', ${user}, ${`keyhash_${id}`}, 'sk-aihub-x', ${created}, ${id})`.execute(db);
+  await sql`insert into usage_records (id, request_id, created_at, key_id, model, endpoint, streamed, prompt_tokens,
+              completion_tokens, cached_tokens, usage_source, cost_micros, latency_ms, status, outcome)
+            values (${`usage_${id}`}, ${`req_${id}`}, ${created}, ${`key_${id}`}, 'gpt-test', 'chat', 0, 1, 1, 0,
+              'upstream', 1, 1, 200, 'success')`.execute(db);
+  await sql`insert into audit_events (id, org_id, action, target_type, target_id, created_at)
+            values (${`audit_${id}`}, ${id}, 'organization.create', 'organization', ${id}, ${created})`.execute(db);
+}
+
+async function countRows(db: Database, table: string, column: string, value: string): Promise<number> {
+  const result = await sql<{ count: number | string }>`select count(*) as count from ${sql.table(table)}
+                                                       where ${sql.ref(column)} = ${value}`.execute(db);
+  return Number(result.rows[0]?.count ?? 0);
+}
+
+async function rowsOf(db: Database, orgId: string): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {
+    organizations: await countRows(db, 'organizations', 'id', orgId),
+    usage_records: await countRows(db, 'usage_records', 'key_id', `key_${orgId}`),
+    audit_events: await countRows(db, 'audit_events', 'target_id', orgId),
+  };
+  for (const table of organizationOwnedTables) counts[table] = await countRows(db, table, 'org_id', orgId);
+  return counts;
+}
+
+describe.each(testEngines)('purge of deleted organizations (%s)', (engine) => {
+  let database: TestDatabase;
+  afterEach(async () => {
+    await database.handle.close();
+    await database.drop();
+  });
+
+  it('deletes every row of organizations past their purge date, in one go, with an audit event', async () => {
+    database = await createTestDatabase(engine);
+    const db = database.handle.db;
+    await migrateToLatest(db);
+    await seedOrganization(db, 'expired', now - retentionMs - 1);
+    await seedOrganization(db, 'exactly', now - retentionMs);
+    await seedOrganization(db, 'recent', now - retentionMs + dayMs);
+    await seedOrganization(db, 'live', null);
+
+    const purged = await new OrganizationPurge(db).purgeExpired(now);
+
+    expect(purged.map((organization) => organization.id)).toEqual(['expired', 'exactly']);
+    expect(purged[0]?.rows).toEqual({
+      usage_records: 1,
+      team_members: 1,
+      invitations: 1,
+      org_members: 1,
+      api_keys: 1,
+      teams: 1,
+      organizations: 1,
+    });
+    for (const gone of ['expired', 'exactly']) {
+      // The audit trail outlives the organization: its own events plus the purge event stay.
+      expect(await rowsOf(db, gone)).toEqual({
+        organizations: 0,
+        usage_records: 0,
+        audit_events: 2,
+        team_members: 0,
+        invitations: 0,
+        org_members: 0,
+        api_keys: 0,
+        teams: 0,
+      });
+    }
+    const untouched = {
+      organizations: 1,
+      usage_records: 1,
+      audit_events: 1,
+      team_members: 1,
+      invitations: 1,
+      org_members: 1,
+      api_keys: 1,
+      teams: 1,
+    };
+    expect(await rowsOf(db, 'recent')).toEqual(untouched);
+    expect(await rowsOf(db, 'live')).toEqual(untouched);
+
+    const events = await db
+      .selectFrom('audit_events')
+      .select(['org_id', 'actor_user_id', 'target_id', 'before', 'after', 'created_at'])
+      .where('action', '=', 'organization.purge')
+      .orderBy('target_id')
+      .execute();
+    expect(events).toHaveLength(2);
+    expect(events[1]).toMatchObject({ org_id: null, actor_user_id: null, target_id: 'expired', created_at: now });
+    expect(JSON.parse(events[1]!.before!)).toEqual({
+      id: 'expired',
+      name: 'Org expired',
+      deleted_at: now - retentionMs - 1,
+    });
+    expect(JSON.parse(events[1]!.after!)).toMatchObject({ purged_at: now, deleted_rows: { organizations: 1 } });
+
+    expect(await new OrganizationPurge(db).purgeExpired(now)).toEqual([]);
+  });
+});
+
+describe('the purge knows every tenant table', () => {
+  it('covers each table with an org_id column, except the append-only audit trail', async () => {
+    const database = await createTestDatabase('sqlite');
+    try {
+      await migrateToLatest(database.handle.db);
+      const tables = await database.handle.db.introspection.getTables();
+      const withOrgId = tables
+        .filter((table) => table.columns.some((column) => column.name === 'org_id'))
+        .map((table) => table.name)
+        .sort();
+      expect(withOrgId).toEqual([...organizationOwnedTables, 'audit_events'].sort());
+    } finally {
+      await database.handle.close();
+      await database.drop();
+    }
+  });
+});
+
+describe('aihub purge', () => {
+  let dataDir: string | undefined;
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('purges expired organizations on the configured database and says what it did', async () => {
+    dataDir = mkdtempSync(path.join(tmpdir(), 'aihub-purge-'));
+    vi.stubEnv('AIHUB_DATA_DIR', dataDir);
+    vi.stubEnv('AIHUB_CONFIG', '');
+    vi.stubEnv('DATABASE_URL', '');
+    const handle = openDatabase({ databaseUrl: undefined, dataDir });
+    await migrateToLatest(handle.db);
+    await seedOrganization(handle.db, 'old', Date.now() - retentionMs - dayMs);
+    await handle.close();
+
+    const lines: string[] = [];
+    expect(await runCli(['node', 'aihub', 'purge'], (line) => lines.push(line))).toBe(0);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^purged organization old \(Org old\), deleted \S+: 7 rows$/);
+    expect(lines[1]).toBe('purged 1 organization');
+
+    lines.length = 0;
+    expect(await runCli(['node', 'aihub', 'purge'], (line) => lines.push(line))).toBe(0);
+    expect(lines).toEqual([
+      `nothing to purge (organizations are purged ${deletedOrganizationRetentionDays} days after deletion)`,
+    ]);
+  });
+});
