@@ -15,10 +15,15 @@ const socketErrorCodes = new Set([
 
 /**
  * SQLSTATEs that mean the server cannot serve us right now, not that the statement was wrong: connection exceptions
- * (class 08), administrator or crash shutdown (a terminated backend, a restart, a failover), startup in progress,
- * too many connections, and a statement cancelled by our own statement timeout.
+ * (class 08), administrator or crash shutdown (a terminated backend, a restart, a failover), startup in progress.
  */
-const unavailableSqlStates = new Set(['57P01', '57P02', '57P03', '53300', '57014']);
+const unreachableSqlStates = new Set(['57P01', '57P02', '57P03']);
+
+/**
+ * SQLSTATEs that mean the server is there but overloaded: too many connections, or a statement cancelled by our own
+ * statement timeout. The call answers 503 too, but the database is not treated as gone.
+ */
+const overloadedSqlStates = new Set(['53300', '57014']);
 
 /** What `pg` says when a connection dies or a timeout of ours fires; it gives these errors no code. */
 const driverMessages = [
@@ -26,18 +31,28 @@ const driverMessages = [
   'timeout exceeded when trying to connect',
   'Query read timeout',
   'is not queryable',
-  'Connection terminated due to connection timeout',
 ];
 
-/** Whether an error from the database driver means "the database is unreachable", as opposed to a bad statement. */
-export function isDatabaseUnavailableError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  if (error instanceof AppError) return error.code === 'database_unavailable';
+/**
+ * `unreachable`: the connection failed or the server went silent (an outage); `overloaded`: the server answered but
+ * could not serve the statement in time; undefined: anything else (a bad statement, a constraint), not ours to map.
+ */
+export type DatabaseFailureKind = 'unreachable' | 'overloaded';
+
+export function classifyDatabaseError(error: unknown): DatabaseFailureKind | undefined {
+  if (!(error instanceof Error)) return undefined;
+  if (error instanceof AppError) return error.code === 'database_unavailable' ? 'unreachable' : undefined;
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string') {
-    if (socketErrorCodes.has(code) || unavailableSqlStates.has(code) || code.startsWith('08')) return true;
+    if (socketErrorCodes.has(code) || unreachableSqlStates.has(code) || code.startsWith('08')) return 'unreachable';
+    if (overloadedSqlStates.has(code)) return 'overloaded';
   }
-  return driverMessages.some((message) => error.message.includes(message));
+  return driverMessages.some((message) => error.message.includes(message)) ? 'unreachable' : undefined;
+}
+
+/** Whether an error from the database driver means "the database cannot serve this now", not a bad statement. */
+export function isDatabaseUnavailableError(error: unknown): boolean {
+  return classifyDatabaseError(error) !== undefined;
 }
 
 /** Seconds a client is told to wait before retrying a call refused for want of a database. */

@@ -1,6 +1,6 @@
 import type { PostgresCursor, PostgresPool, PostgresPoolClient, PostgresQueryResult } from 'kysely';
 import pg from 'pg';
-import { databaseUnavailable, isDatabaseUnavailableError } from './database-faults.ts';
+import { classifyDatabaseError, databaseUnavailable } from './database-faults.ts';
 
 export interface PostgresPoolOptions {
   readonly connectionString: string;
@@ -110,6 +110,11 @@ export class ResilientPostgresPool implements PostgresPool {
     return this.#toError(error);
   }
 
+  /** Whether a client that saw this error must be discarded rather than reused. */
+  isConnectionFault(error: unknown): boolean {
+    return classifyDatabaseError(error) === 'unreachable';
+  }
+
   noteSuccess(): void {
     this.#trialInFlight = false;
     this.#lossReported = false;
@@ -125,12 +130,15 @@ export class ResilientPostgresPool implements PostgresPool {
   }
 
   #toError(error: unknown): unknown {
-    if (!isDatabaseUnavailableError(error)) return error;
-    this.#lastError = error instanceof Error ? error.message : String(error);
-    if (this.#reachable) {
-      this.#reachable = false;
-      this.#unreachableSince = Date.now();
-      this.#listener?.({ kind: 'unavailable', error });
+    const kind = classifyDatabaseError(error);
+    if (kind === undefined) return error;
+    if (kind === 'unreachable') {
+      this.#lastError = error instanceof Error ? error.message : String(error);
+      if (this.#reachable) {
+        this.#reachable = false;
+        this.#unreachableSince = Date.now();
+        this.#listener?.({ kind: 'unavailable', error });
+      }
     }
     return databaseUnavailable(error);
   }
@@ -181,10 +189,9 @@ class ResilientClient implements PostgresPoolClient {
           return result as unknown as PostgresQueryResult<R>;
         },
         (error: unknown) => {
-          const mapped = this.#owner.toError(error);
           // A statement that timed out on the client may still be running on the connection: never reuse it.
-          if (mapped !== error) this.#broken = true;
-          throw mapped;
+          if (this.#owner.isConnectionFault(error)) this.#broken = true;
+          throw this.#owner.toError(error);
         },
       );
   }
