@@ -79,20 +79,21 @@ describe.each(testEngines)('sign-in on %s', (engine) => {
     expect(response.json().code).toBe('unauthenticated');
   });
 
-  it('throttles an account after 5 failures with 429 and Retry-After, even for the right password', async () => {
+  it('throttles an account from one address after 5 failures with 429 and Retry-After, even for the right password', async () => {
     const account = await registerAccount(identityApp);
+    const remoteAddress = freshAddress();
     for (let attempt = 0; attempt < 5; attempt++) {
       const response = await identityApp.post(
         '/auth/login',
         { email: account.email, password: `Wrong-Password-${attempt}` },
-        { remoteAddress: freshAddress() },
+        { remoteAddress },
       );
       expect(response.statusCode).toBe(401);
     }
     const blocked = await identityApp.post(
       '/auth/login',
       { email: account.email, password: goodPassword },
-      { remoteAddress: freshAddress() },
+      { remoteAddress },
     );
     expect(blocked.statusCode).toBe(429);
     expect(blocked.json().code).toBe('too_many_attempts');

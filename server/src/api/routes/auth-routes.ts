@@ -4,8 +4,10 @@ import { AppError } from '../../errors/app-error.ts';
 import {
   assertCsrfHeader,
   clearSessionCookies,
+  deviceCookie,
   presentAccount,
   refreshCookie,
+  setDeviceCookie,
   setSessionCookies,
   type RequestOrigin,
   type SessionTokens,
@@ -116,7 +118,11 @@ export const registerAuthRoutes: ApiRoutes = (api, context) => {
       },
     },
     async (request, reply) => {
-      const { tokens } = await logins.login(request.body.email, request.body.password, originOf(request));
+      const { tokens, deviceToken } = await logins.login(request.body.email, request.body.password, {
+        ...originOf(request),
+        deviceToken: request.cookies[deviceCookie],
+      });
+      setDeviceCookie(reply, deviceToken, context.config);
       return sendSession(reply, tokens, wantsCookies(request), context);
     },
   );

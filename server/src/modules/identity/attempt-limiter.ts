@@ -21,11 +21,14 @@ export interface AttemptLimit {
 }
 
 /**
- * The numbers, in one place. Sign-in: 5 failures per account and 20 per IP in 15 minutes. Password-reset emails:
- * 5 per address and 20 per IP an hour. Verification emails: 5 per user an hour.
+ * The numbers, in one place. Sign-in, per 15 minutes: 5 failures per account from one IP, 20 per IP across accounts,
+ * and a ceiling of 50 per account from everywhere that devices known to the account do not count against (see
+ * login-service.ts). Password-reset emails: 5 per address and 20 per IP an hour. Verification emails: 5 per user an
+ * hour.
  */
 export const identityLimits = {
-  loginPerAccount: { name: 'login-account', attempts: 5, windowSeconds: 15 * 60 },
+  loginPerAccountAndIp: { name: 'login-account-ip', attempts: 5, windowSeconds: 15 * 60 },
+  loginPerAccount: { name: 'login-account', attempts: 50, windowSeconds: 15 * 60 },
   loginPerIp: { name: 'login-ip', attempts: 20, windowSeconds: 15 * 60 },
   resetPerEmail: { name: 'reset-email', attempts: 5, windowSeconds: 60 * 60 },
   resetPerIp: { name: 'reset-ip', attempts: 20, windowSeconds: 60 * 60 },
@@ -75,7 +78,11 @@ export function createMemoryLimiters(): IdentityLimiters {
       what,
     );
   return {
-    loginPerAccount: memory(identityLimits.loginPerAccount, 'failed sign-ins for this account'),
+    loginPerAccountAndIp: memory(identityLimits.loginPerAccountAndIp, 'failed sign-ins for this account'),
+    loginPerAccount: memory(
+      identityLimits.loginPerAccount,
+      'failed sign-ins for this account from new devices (a device that signed in before is not held back)',
+    ),
     loginPerIp: memory(identityLimits.loginPerIp, 'failed sign-ins from this address'),
     resetPerEmail: memory(identityLimits.resetPerEmail, 'password reset requests for this address'),
     resetPerIp: memory(identityLimits.resetPerIp, 'password reset requests from this address'),

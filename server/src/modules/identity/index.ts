@@ -21,6 +21,8 @@ export { FlexibleAttemptLimiter, createMemoryLimiters, identityLimits } from './
 export type { AttemptLimit, AttemptLimiter, IdentityLimiters } from './attempt-limiter.ts';
 export { normalizeEmail } from './email-address.ts';
 export { LoginService } from './login-service.ts';
+export type { LoginClient, LoginResult } from './login-service.ts';
+export { deviceCookie, deviceCookieMaxAgeSeconds } from './known-device.ts';
 export { LogMailer, SmtpMailer, createMailer } from './mailer.ts';
 export type { MailMessage, Mailer } from './mailer.ts';
 export { findPasswordViolation } from './password-policy.ts';
@@ -36,6 +38,7 @@ export {
   refreshCookie,
   refreshCookiePath,
   sessionCookie,
+  setDeviceCookie,
   setSessionCookies,
 } from './session-cookies.ts';
 export { SessionService } from './session-service.ts';
@@ -75,6 +78,7 @@ export function createIdentityServices(dependencies: {
       limiters,
       hashParameters,
       requireEmailVerification: config.identity.requireEmailVerification,
+      secretKey: config.secretKey,
     }),
     accounts: new AccountService({
       db,

@@ -47,11 +47,12 @@ export class PasswordService {
       );
     }
     // Guessing the current password from a stolen session is throttled like guessing at sign-in.
-    await this.#limiters.loginPerAccount.consume(account.email);
+    const pair = `${account.email}|${actor.ip ?? 'unknown'}`;
+    await this.#limiters.loginPerAccountAndIp.consume(pair);
     if (!(await verifyPassword(currentPassword, account.password_hash))) {
       throw new AppError('invalid_request', 'the current password is not correct', { param: 'current_password' });
     }
-    await this.#limiters.loginPerAccount.reset(account.email);
+    await this.#limiters.loginPerAccountAndIp.reset(pair);
     assertPasswordPolicy(newPassword, account.email, 'new_password');
     if (newPassword === currentPassword) throw weakPasswordError('same_as_current', 'new_password');
 

@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../../config/config.ts';
 import { AppError } from '../../errors/app-error.ts';
+import { deviceCookie, deviceCookieMaxAgeSeconds } from './known-device.ts';
 import type { SessionTokens } from './session-service.ts';
 
 /** The console's access token; httpOnly. */
@@ -42,6 +43,20 @@ export function setSessionCookies(reply: FastifyReply, tokens: SessionTokens, co
     sameSite: 'lax',
     secure,
     maxAge: refreshMaxAge,
+  });
+}
+
+/**
+ * Marks the browser as a device known to the account (see known-device.ts): sent only to the auth routes, kept a year
+ * and through sign-out, so the user's own device is never held back by failures elsewhere.
+ */
+export function setDeviceCookie(reply: FastifyReply, deviceToken: string, config: Config): void {
+  reply.setCookie(deviceCookie, deviceToken, {
+    path: refreshCookiePath,
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: config.identity.publicUrl.startsWith('https:'),
+    maxAge: deviceCookieMaxAgeSeconds,
   });
 }
 

@@ -47,6 +47,18 @@ export class SessionRepository {
     return this.#db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
   }
 
+  /** Whether a session of the user was started or refreshed from `ip` since `since` (a known address). */
+  async hasSessionFrom(userId: string, ip: string, since: number): Promise<boolean> {
+    const row = await this.#db
+      .selectFrom('refresh_tokens')
+      .select('id')
+      .where('user_id', '=', userId)
+      .where('ip', '=', ip)
+      .where('created_at', '>=', since)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   /** Whether the family has a token that is not revoked: the session has not ended. */
   async hasLiveToken(familyId: string): Promise<boolean> {
     const row = await this.#db
