@@ -93,11 +93,12 @@ const routeRules: Readonly<Record<string, RouteRule>> = {
   [`DELETE ${organization}/teams/{team_id}/members/{user_id}`]: requires('teams.members.manage'),
   [`POST ${organization}/keys`]: requires('keys.create', { body: () => ({ name: 'Matrix key' }) }),
   [`GET ${organization}/keys`]: requires('keys.read.own'),
-  // Every role that may see its own keys reaches these; whose key it is decides next (404 for someone else's).
+  // Every role with the `.own` action reaches these; whose key it is decides next (404 for someone else's key the
+  // caller may not see, 403 for one they see but may not change).
   [`GET ${organization}/keys/{key_id}`]: requires('keys.read.own'),
-  [`PATCH ${organization}/keys/{key_id}`]: requires('keys.read.own', { body: () => ({ name: 'Renamed key' }) }),
-  [`DELETE ${organization}/keys/{key_id}`]: requires('keys.read.own'),
-  [`POST ${organization}/keys/{key_id}/rotate`]: requires('keys.read.own'),
+  [`PATCH ${organization}/keys/{key_id}`]: requires('keys.update.own', { body: () => ({ name: 'Renamed key' }) }),
+  [`DELETE ${organization}/keys/{key_id}`]: requires('keys.revoke.own'),
+  [`POST ${organization}/keys/{key_id}/rotate`]: requires('keys.rotate.own'),
   [`GET ${organization}/audit-events`]: requires('audit.read'),
   'GET /api/v1/audit-events': requires('audit.read'),
   'GET /api/v1/sso/{org_id}/login': { kind: 'public' },
