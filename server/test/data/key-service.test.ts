@@ -1,6 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../../src/db/database.ts';
-import { KeyRepository, KeyService, hashKeySecret, keyPrefix } from '../../src/modules/keys/index.ts';
+import { AppError } from '../../src/errors/app-error.ts';
+import {
+  KeyRepository,
+  KeyService,
+  hashKeySecret,
+  keyPrefix,
+  type KeyAccessRules,
+} from '../../src/modules/keys/index.ts';
+import type { OrgScope } from '../../src/modules/shared/index.ts';
 import { UserRepository } from '../../src/modules/users/index.ts';
 import { createTestDatabase, testEngines, type TestDatabase } from '../support/test-database.ts';
 
@@ -227,5 +235,101 @@ describe.each(testEngines)('KeyService and KeyRepository on %s', (engine) => {
 
   it('refuses a key for a user that does not exist', async () => {
     await expect(keys.create({ name: 'orphan', userId: 'no-such-user' })).rejects.toThrow(/foreign key/i);
+  });
+});
+
+describe.each(testEngines)('KeyService leaves every rights decision to its access rules, on %s', (engine) => {
+  let database: TestDatabase;
+  let now: number;
+  const orgId = 'org-rules';
+
+  beforeEach(async () => {
+    database = await createTestDatabase(engine);
+    await migrateToLatest(database.handle.db);
+    now = startTime;
+    await new UserRepository(database.handle.db).insert({
+      id: userId,
+      email: 'owner@example.com',
+      name: 'Owner',
+      role: 'member',
+      created_at: startTime,
+    });
+    await database.handle.db
+      .insertInto('organizations')
+      .values({ id: orgId, name: 'Rules', settings: '{}', created_at: startTime, updated_at: startTime })
+      .execute();
+  });
+  afterEach(async () => {
+    await database.handle.close();
+    await database.drop();
+  });
+
+  async function joinAs(role: 'owner' | 'viewer'): Promise<OrgScope> {
+    await database.handle.db
+      .insertInto('org_members')
+      .values({ org_id: orgId, user_id: userId, role, created_at: startTime })
+      .execute();
+    return { orgId, role, actor: { userId, platformRole: 'member', via: 'session' } } as unknown as OrgScope;
+  }
+
+  const rules = (allow: boolean): KeyAccessRules => {
+    const decide = async () => {
+      if (!allow) throw new AppError('forbidden', 'refused by the rules');
+    };
+    return {
+      mayHoldKeys: () => allow,
+      mayReadAllKeys: () => allow,
+      maySeeKey: () => true,
+      authorizeKeyCreation: decide,
+      authorizeKeyAction: decide,
+    };
+  };
+
+  it('lets a viewer do everything when the rules allow it: the service itself never looks at the role', async () => {
+    const scope = await joinAs('viewer');
+    const keys = new KeyService(new KeyRepository(database.handle.db), { now: () => now, access: rules(true) });
+    const created = await keys.createInOrg(scope, { name: 'by rule' });
+    await keys.updateInOrg(scope, created.key.id, { name: 'renamed' });
+    const rotated = await keys.rotateInOrg(scope, created.key.id, 0);
+    expect((await keys.revokeInOrg(scope, rotated.key.id)).status).toBe('revoked');
+  });
+
+  it('refuses the owner everything when the rules refuse, writing nothing', async () => {
+    const scope = await joinAs('owner');
+    const permissive = new KeyService(new KeyRepository(database.handle.db), { now: () => now, access: rules(true) });
+    const existing = await permissive.createInOrg(scope, { name: 'existing' });
+    const keys = new KeyService(new KeyRepository(database.handle.db), { now: () => now, access: rules(false) });
+    const before = await database.handle.db.selectFrom('api_keys').selectAll().execute();
+
+    await expect(keys.createInOrg(scope, { name: 'refused' })).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(keys.updateInOrg(scope, existing.key.id, { name: 'x' })).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(keys.rotateInOrg(scope, existing.key.id, 0)).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(keys.revokeInOrg(scope, existing.key.id)).rejects.toMatchObject({ code: 'forbidden' });
+    expect(await database.handle.db.selectFrom('api_keys').selectAll().execute()).toEqual(before);
+  });
+
+  it('tells its listeners after every committed change that affects authentication, and only then', async () => {
+    const scope = await joinAs('owner');
+    const keys = new KeyService(new KeyRepository(database.handle.db), { now: () => now, access: rules(true) });
+    let changes = 0;
+    const unsubscribe = keys.onKeysChanged(() => {
+      changes += 1;
+    });
+
+    const created = await keys.createInOrg(scope, { name: 'watched' });
+    expect(changes).toBe(0);
+    await keys.updateInOrg(scope, created.key.id, { scopes: ['chat'] });
+    expect(changes).toBe(1);
+    const rotated = await keys.rotateInOrg(scope, created.key.id, 60);
+    expect(changes).toBe(2);
+    await expect(keys.rotateInOrg(scope, created.key.id, 60)).rejects.toMatchObject({ code: 'conflict' });
+    expect(changes).toBe(2);
+    await keys.revokeInOrg(scope, rotated.key.id);
+    expect(changes).toBe(3);
+    await keys.revokeInOrg(scope, rotated.key.id);
+    expect(changes).toBe(3);
+    unsubscribe();
+    await keys.revokeInOrg(scope, created.key.id);
+    expect(changes).toBe(3);
   });
 });
