@@ -45,7 +45,7 @@ export async function runDoctor(output: (line: string) => void, options: DoctorO
   const report = (result: CheckResult): void => {
     results.push(result);
     const label = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' }[result.status];
-    output(`  ${label}  ${result.name.padEnd(10)} ${result.detail}`);
+    output(`  ${label}  ${result.name.padEnd(14)} ${result.detail}`);
   };
 
   output('aihub doctor');
