@@ -1,16 +1,25 @@
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../../src/db/database.ts';
 import { UsageRepository } from '../../src/modules/usage/index.ts';
 import { createTestDatabase, testEngines, type TestDatabase } from '../support/test-database.ts';
 import { buildUsageRecord, buildUsageRecords } from '../support/usage-record-builder.ts';
 
+/**
+ * Built as production builds it (create-app): on SQLite the repository gets the raw connection and writes batches
+ * through its cached prepared statement, so that is the path these tests exercise there.
+ */
 describe.each(testEngines)('UsageRepository on %s', (engine) => {
   let database: TestDatabase;
   let usage: UsageRepository;
   beforeEach(async () => {
     database = await createTestDatabase(engine);
     await migrateToLatest(database.handle.db);
-    usage = new UsageRepository(database.handle.db);
+    usage = new UsageRepository(database.handle.db, database.handle.sqlite);
+  });
+
+  it("takes the engine's production path: the prepared-statement batch on SQLite", () => {
+    expect(database.handle.sqlite !== undefined).toBe(engine === 'sqlite');
   });
   afterEach(async () => {
     await database.handle.close();
@@ -90,5 +99,67 @@ describe.each(testEngines)('UsageRepository on %s', (engine) => {
 
     expect((await usage.listRecent(10)).map((row) => row.id)).toEqual([newer.id, older.id]);
     expect((await usage.listRecent(1)).map((row) => row.id)).toEqual([newer.id]);
+  });
+
+  it('refuses a stored BIGINT beyond 2^53 rather than rounding it', async () => {
+    const record = buildUsageRecord();
+    await usage.insertBatch([record]);
+    await sql`update usage_records set cost_micros = 9007199254740993 where id = ${record.id}`.execute(
+      database.handle.db,
+    );
+
+    await expect(usage.listRecent(1)).rejects.toThrow();
+  });
+
+  it('keeps a batch started while another caller has a transaction open, even when that transaction rolls back', async () => {
+    const records = buildUsageRecords(3);
+    let insert: Promise<void> | undefined;
+    const rolledBack = database.handle.db.transaction().execute(async (transaction) => {
+      await transaction.selectFrom('usage_records').select('id').execute();
+      // On SQLite there is one connection: the fast path must wait for it rather than write inside this transaction.
+      insert = usage.insertBatch(records);
+      throw new Error('the other caller gives up');
+    });
+    await expect(rolledBack).rejects.toThrow('gives up');
+    await insert;
+
+    expect(await usage.countAll()).toBe(3);
+  });
+});
+
+describe('Money from PostgreSQL is never a float', () => {
+  let database: TestDatabase;
+  beforeEach(async () => {
+    database = await createTestDatabase('postgres');
+    await migrateToLatest(database.handle.db);
+  });
+  afterEach(async () => {
+    await database.handle.close();
+    await database.drop();
+  });
+
+  it('reads sum() over BIGINT (a NUMERIC) exactly: a number while exact, the decimal text beyond 2^53', async () => {
+    const usage = new UsageRepository(database.handle.db);
+    const halfOfTwoTo53 = 4_503_599_627_370_496;
+    await usage.insertBatch([
+      buildUsageRecord({ cost_micros: halfOfTwoTo53, model: 'a' }),
+      buildUsageRecord({ cost_micros: halfOfTwoTo53, model: 'a' }),
+      buildUsageRecord({ cost_micros: 7, model: 'b' }),
+      buildUsageRecord({ cost_micros: 5, model: 'b' }),
+    ]);
+
+    const sums = await sql<{ model: string; total: number | string }>`
+      select model, sum(cost_micros) as total from usage_records group by model order by model`.execute(
+      database.handle.db,
+    );
+    const fraction = await sql<{ value: number | string }>`select 0.0000001::numeric as value`.execute(
+      database.handle.db,
+    );
+
+    expect(sums.rows).toEqual([
+      { model: 'a', total: '9007199254740992' },
+      { model: 'b', total: 12 },
+    ]);
+    expect(fraction.rows).toEqual([{ value: '0.0000001' }]);
   });
 });
