@@ -501,15 +501,15 @@ describe.each(testEngines)('API key routes on %s', (engine) => {
         expect(event.request_id).toMatch(/^req_/);
       }
       expect(events[0]!.before).toBeNull();
-      expect(events[0]!.after).toMatchObject({ id: key.id, userId: world.member.userId, status: 'active' });
-      expect(events[1]!.before).toMatchObject({ rpmLimit: null });
-      expect(events[1]!.after).toMatchObject({ rpmLimit: 5 });
-      expect(events[2]!.before).toMatchObject({ expiresAt: null });
-      expect(events[2]!.after).toMatchObject({ expiresAt: expect.any(Number), replacedBy: replacement.id });
+      expect(events[0]!.after).toMatchObject({ id: key.id, user_id: world.member.userId, status: 'active' });
+      expect(events[1]!.before).toMatchObject({ rpm_limit: null });
+      expect(events[1]!.after).toMatchObject({ rpm_limit: 5 });
+      expect(events[2]!.before).toMatchObject({ expires_at: null });
+      expect(events[2]!.after).toMatchObject({ expires_at: expect.any(Number), replaced_by: replacement.id });
 
       const replacementEvents = await keyAuditEvents(testApp, replacement.id);
       expect(replacementEvents.map((event) => event.action)).toEqual(['key.create', 'key.revoke']);
-      expect(replacementEvents[0]!.after).toMatchObject({ rotatedFrom: key.id });
+      expect(replacementEvents[0]!.after).toMatchObject({ rotated_from: key.id });
       expect(replacementEvents[1]!.after).toMatchObject({ status: 'revoked' });
 
       const printed = JSON.stringify([...events, ...replacementEvents]);

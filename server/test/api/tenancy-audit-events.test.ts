@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addMember, createOrganization, createSignedInUser, type SignedInUser } from '../support/api-users.ts';
 import { startTestApp, type TestApp } from '../support/test-app.ts';
 import { testEngines } from '../support/test-database.ts';
+import { recordAuditEvent } from '../../src/modules/audit/index.ts';
 import { callApi, problemCode } from './tenancy-support.ts';
 
 interface AuditEventBody {
@@ -45,8 +46,6 @@ describe.each(testEngines)('audit events on %s', (engine) => {
       });
       requestIds.push(String(response.headers['x-request-id']));
     }
-    // Audit ids order by millisecond; a pause keeps "newest first" unambiguous for the rename below.
-    await new Promise((resolve) => setTimeout(resolve, 5));
     await callApi(testApp, owner, 'PATCH', `/api/v1/organizations/${orgId}`, { body: { name: 'Audited Inc' } });
     const other = await createOrganization(testApp, member, 'Elsewhere');
     await callApi(testApp, member, 'PATCH', `/api/v1/organizations/${other}`, { body: { name: 'Elsewhere Inc' } });
@@ -125,6 +124,45 @@ describe.each(testEngines)('audit events on %s', (engine) => {
     const wrongType = await list(owner, `?cursor=${Buffer.from('["a","b"]').toString('base64url')}`);
     expect(wrongType.statusCode).toBe(400);
     expect(problemCode(wrongType)).toBe('invalid_cursor');
+  });
+
+  it('lists events of one millisecond newest first, exactly as they were recorded (monotonic ids)', async () => {
+    const quickOrg = await createOrganization(testApp, owner, 'Quick');
+    const db = testApp.instance.services.database.db;
+    const sameMillisecond = Date.now();
+    const names = Array.from({ length: 20 }, (_, index) => `step-${index}`);
+    for (const name of names) {
+      await recordAuditEvent(
+        db,
+        { orgId: quickOrg, actor: null, action: 'test.step', targetType: 'test', targetId: name },
+        sameMillisecond,
+      );
+    }
+    const response = await callApi(testApp, owner, 'GET', `/api/v1/organizations/${quickOrg}/audit-events?limit=50`);
+    const events = response.json<PageBody>().data;
+    expect(events.map((event) => event.target_id)).toEqual([...names].reverse());
+    expect(new Set(events.map((event) => event.created_at))).toEqual(new Set([sameMillisecond]));
+  });
+
+  it('stores snapshots with the API’s snake_case field names and no secrets', async () => {
+    const keyedOrg = await createOrganization(testApp, owner, 'Keyed');
+    const created = await callApi(testApp, owner, 'POST', `/api/v1/organizations/${keyedOrg}/keys`, {
+      body: { name: 'audited key', allowed_models: ['gpt-test'] },
+    });
+    expect(created.statusCode).toBe(201);
+    const secret = created.json<{ secret: string }>().secret;
+    const events = (
+      await callApi(testApp, owner, 'GET', `/api/v1/organizations/${keyedOrg}/audit-events?action=key.create`)
+    ).json<PageBody>().data;
+    expect(events).toHaveLength(1);
+    const after = events[0]!.after as Record<string, unknown>;
+    expect(after).toMatchObject({ name: 'audited key', allowed_models: ['gpt-test'], org_id: keyedOrg });
+    const fieldNames = (value: unknown): string[] =>
+      value && typeof value === 'object'
+        ? Object.entries(value).flatMap(([field, child]) => [field, ...fieldNames(child)])
+        : [];
+    expect(fieldNames(after).filter((field) => /[A-Z]/.test(field))).toEqual([]);
+    expect(JSON.stringify(events[0])).not.toContain(secret);
   });
 
   it('answers the same list at /audit-events?org_id=', async () => {
