@@ -344,4 +344,79 @@ describe.each<DatabaseEngine>(['sqlite', 'postgres'])('SIGKILL during load on %s
     // The graceful stop wrote everything; the journal holds nothing more.
     expect(journalLines(dataDir)).toBe(0);
   }, 60_000);
+
+  it('records what a stream delivered when the process is killed in the middle of it', async () => {
+    // Slow streams: 40 events 100 ms apart, so the kill lands well inside every one of them.
+    upstream = await startMockUpstream({ chunks: 40, chunkDelayMs: 100 });
+    workDir = mkdtempSync(path.join(tmpdir(), `aihub-crash-stream-${engine}-`));
+    setup = await prepareEngine(engine);
+    const dataDir = path.join(workDir, 'data');
+    const settings: Record<string, string> = {
+      AIHUB_CONFIG: writeConfigFile(workDir, upstream),
+      AIHUB_DATA_DIR: dataDir,
+      AIHUB_BOOTSTRAP_KEY: bootstrapKey,
+      AIHUB_LOG_LEVEL: 'warn',
+      AIHUB_HOST: '127.0.0.1',
+      ...(setup.databaseUrl ? { DATABASE_URL: setup.databaseUrl } : {}),
+    };
+    const first = await startServer({ ...settings, AIHUB_METER_FLUSH_MS: '60000', AIHUB_METER_BATCH: '100000' });
+    servers.push(first);
+
+    const streams = 4;
+    const eventsBeforeKill = 15;
+    const started = await Promise.all(
+      Array.from({ length: streams }, async (_, index) => {
+        const response = await fetch(`${first.baseUrl}/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${bootstrapKey}`, 'content-type': 'application/json' },
+          body: JSON.stringify({
+            model: 'gpt-test',
+            messages: [{ role: 'user', content: `cut ${index}` }],
+            stream: true,
+          }),
+        });
+        expect(response.status).toBe(200);
+        const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+        const decoder = new TextDecoder();
+        let text = '';
+        // Read until this many events arrived: more than a second of streaming, so periodic checkpoints were written.
+        while ((text.match(/^data: /gm) ?? []).length < eventsBeforeKill) {
+          const { value, done } = await reader.read();
+          if (done) throw new Error('the stream ended before the kill');
+          text += decoder.decode(value, { stream: true });
+        }
+        return { requestId: response.headers.get('x-request-id')!, reader };
+      }),
+    );
+    await stopServer(first, 'SIGKILL');
+    for (const stream of started) await stream.reader.cancel().catch(() => undefined);
+    expect(await readRecords(dataDir, setup)).toEqual([]);
+
+    const second = await startServer({ ...settings, AIHUB_METER_FLUSH_MS: '50' });
+    servers.push(second);
+    await waitForRecordCount(dataDir, setup, streams);
+    expect(await stopServer(second, 'SIGTERM')).toBe(0);
+
+    const store = openStore(dataDir, setup);
+    try {
+      const records = await store.db.selectFrom('usage_records').selectAll().execute();
+      expect(records).toHaveLength(streams);
+      for (const stream of started) {
+        const record = records.find((candidate) => candidate.request_id === stream.requestId);
+        expect(record).toMatchObject({
+          streamed: 1,
+          status: 200,
+          outcome: 'interrupted',
+          error_code: 'process_exited',
+        });
+        // Beyond the checkpoint at the first event (so a later one was kept), short of the whole stream.
+        expect(record!.completion_tokens).toBeGreaterThan(1);
+        expect(record!.completion_tokens).toBeLessThan(40);
+        expect(record!.cost_micros).toBeGreaterThan(0);
+      }
+    } finally {
+      await store.close();
+    }
+    expect(journalLines(dataDir)).toBe(0);
+  }, 60_000);
 });

@@ -23,19 +23,31 @@ export interface RequestMeterFinish {
 
 const noUsage: TokenUsage = { promptTokens: 0, completionTokens: 0, cachedTokens: 0 };
 
+/** A running stream journals what it has delivered at its first event and then at most this often. */
+export const streamCheckpointIntervalMs = 1000;
+
 /**
  * Collects what one request did and writes exactly one usage record for it, whatever the outcome.
  * `finish` appends to the journal synchronously, so callers finish the meter before the last byte goes out.
+ *
+ * A stream also leaves checkpoints: provisional records under the id its final record will carry, written at its
+ * first event and then every `streamCheckpointIntervalMs`. If the process dies mid-stream (kill -9, OOM), the journal
+ * replay commits the last checkpoint as outcome `interrupted`, so a stream the upstream was paid for is never lost;
+ * the final record supersedes it otherwise.
  */
 export class RequestMeter {
   readonly #journal: UsageJournal;
   readonly #start: RequestMeterStart;
   readonly #startedAt = performance.now();
   readonly #createdAt = Date.now();
+  #id: string | undefined;
   #model: CatalogModel | undefined;
   #modelName = '';
   #deployment: Deployment | undefined;
   #firstTokenAt: number | undefined;
+  #deliveredEvents = 0;
+  #progress: TokenUsage | undefined;
+  #lastCheckpointAt: number | undefined;
   #finished = false;
 
   constructor(journal: UsageJournal, start: RequestMeterStart) {
@@ -57,17 +69,52 @@ export class RequestMeter {
     this.#deployment = deployment;
   }
 
+  /** Called for every event a stream delivers (the first one marks the time to first token). */
   markFirstToken(): void {
-    this.#firstTokenAt ??= performance.now();
+    const now = performance.now();
+    this.#firstTokenAt ??= now;
+    if (!this.#start.streamed || this.#finished) return;
+    this.#deliveredEvents += 1;
+    if (this.#lastCheckpointAt === undefined || now - this.#lastCheckpointAt >= streamCheckpointIntervalMs) {
+      this.#lastCheckpointAt = now;
+      this.#journal.checkpoint(this.#buildRecord(this.#deliveredSoFar(), 'counted', interruptedResult));
+    }
+  }
+
+  /**
+   * Exact usage delivered so far, when the caller knows it (e.g. counted from the text sent); checkpoints use it
+   * instead of the estimate of one completion token per delivered event.
+   */
+  recordProgress(usage: TokenUsage): void {
+    this.#progress = usage;
   }
 
   finish(result: RequestMeterFinish): UsageRecordInsert | undefined {
     if (this.#finished) return undefined;
     this.#finished = true;
-    const usage = result.usage ?? noUsage;
+    const record = this.#buildRecord(result.usage ?? noUsage, result.usage ? result.usageSource : 'none', result);
+    this.#journal.append(record);
+    return record;
+  }
+
+  #deliveredSoFar(): TokenUsage {
+    const progress = this.#progress ?? noUsage;
+    return {
+      promptTokens: progress.promptTokens,
+      completionTokens: Math.max(progress.completionTokens, this.#deliveredEvents),
+      cachedTokens: progress.cachedTokens,
+    };
+  }
+
+  #buildRecord(
+    usage: TokenUsage,
+    usageSource: UsageRecordsTable['usage_source'],
+    result: Pick<RequestMeterFinish, 'status' | 'outcome' | 'errorCode'>,
+  ): UsageRecordInsert {
     const pricing = this.#model?.pricing;
-    const record: UsageRecordInsert = {
-      id: newTimeOrderedId(this.#createdAt),
+    this.#id ??= newTimeOrderedId(this.#createdAt);
+    return {
+      id: this.#id,
       request_id: this.#start.requestId,
       created_at: this.#createdAt,
       key_id: this.#start.keyId,
@@ -79,7 +126,7 @@ export class RequestMeter {
       prompt_tokens: usage.promptTokens,
       completion_tokens: usage.completionTokens,
       cached_tokens: usage.cachedTokens,
-      usage_source: result.usage ? result.usageSource : 'none',
+      usage_source: usageSource,
       cost_micros: pricing
         ? costMicros(
             { prompt: usage.promptTokens, completion: usage.completionTokens, cached: usage.cachedTokens },
@@ -96,7 +143,8 @@ export class RequestMeter {
       outcome: result.outcome,
       error_code: result.errorCode ?? null,
     };
-    this.#journal.append(record);
-    return record;
   }
 }
+
+/** What a checkpoint says if it is ever committed: the stream began (200) and was cut by the process dying. */
+const interruptedResult = { status: 200, outcome: 'interrupted', errorCode: 'process_exited' } as const;
