@@ -126,7 +126,10 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   const authenticator = new KeyAuthenticator(keys, {
     revocationPollMs: config.keyRevocationPollMs,
     ...(options.now ? { now: options.now } : {}),
-    onPollError: (error) => app.log.warn({ err: error }, 'could not check for revoked keys'),
+    // During a database outage the outage itself is logged once; a failed poll every second would only add noise.
+    onPollError: (error) => {
+      if (database.reachability().reachable) app.log.warn({ err: error }, 'could not check for revoked keys');
+    },
   });
   await authenticator.start();
 
