@@ -1,9 +1,34 @@
 // @ts-check
 import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { localPlugin } from './eslint-rules/no-module-cycles.js';
+
+/** What every file under server/src/modules may not import. */
+const moduleImportRules = [
+  {
+    regex: '^(\\.\\./)+(api|http|gateway|cli)/',
+    message:
+      'Modules hold the domain below the HTTP layer: never import api/, http/, gateway/ or cli/. Take what you need as a parameter, or keep shared names (cookie names, limits) in the module and let the HTTP layer import them.',
+  },
+  {
+    regex: '^\\.\\./(?!\\.\\.)[^/]+/(?!index\\.ts$)',
+    message:
+      "Reach another module only through its index.ts: its other files are internals that may change. Import the name from the module's index (export it there if it is meant to be public).",
+  },
+];
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', 'bench/results/**', 'data/**', '.tmp/**', 'web/**', 'eslint.config.js'] },
+  {
+    ignores: [
+      '**/node_modules/**',
+      'bench/results/**',
+      'data/**',
+      '.tmp/**',
+      'web/**',
+      'eslint.config.js',
+      'eslint-rules/**',
+    ],
+  },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -66,6 +91,53 @@ export default tseslint.config(
             {
               group: ['**/modules/*/*', '!**/modules/*/index.ts'],
               message: 'The gateway reads modules through their index (narrow ports), never their internals.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  // Boundaries between parts of the server (ARCHITECTURE.md, "Import rules").
+  {
+    files: ['server/src/**/*.ts'],
+    plugins: { local: localPlugin },
+    rules: { 'local/no-module-cycles': 'error' },
+  },
+  {
+    files: ['server/src/modules/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [...moduleImportRules] }],
+    },
+  },
+  {
+    files: ['server/src/modules/shared/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...moduleImportRules,
+            {
+              regex: '^\\.\\./(?!\\.\\.)',
+              message:
+                'modules/shared is the bottom of the module graph: it imports no other module, so every module can use it without a cycle.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['server/src/api/**', 'server/src/http/**', 'server/src/cli/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '(^|/)modules/[^/]+/(?!index\\.ts$)',
+              message:
+                "api/, http/ and cli/ reach a module only through its index.ts, its public surface: import the name from there (export it there if it is meant to be public), never from the module's internals.",
             },
           ],
         },

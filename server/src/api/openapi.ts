@@ -1,7 +1,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
-import { version } from '../cli/version.ts';
+import { version } from '../lib/version.ts';
 
 /**
  * OpenAPI 3.1 generated from the route schemas (nothing is written by hand), served at /api/openapi.json with an

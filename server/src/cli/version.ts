@@ -1,5 +1,1 @@
-import { readFileSync } from 'node:fs';
-
-export const version: string = (
-  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
+export { version } from '../lib/version.ts';

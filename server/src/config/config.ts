@@ -1,5 +1,6 @@
-/** The wire format a provider speaks; `openai-compatible` upstreams may name a preset for their quirks. */
-export type ProviderType = 'openai' | 'openai-compatible' | 'azure-openai' | 'anthropic' | 'gemini';
+import type { ProviderType } from '../providers/spec/provider-type.ts';
+
+export type { ProviderType };
 
 /** The typed, frozen configuration every part of the service receives. Built once by loadConfig. */
 export interface ProviderConfig {

@@ -1,4 +1,3 @@
-import type { ProviderConfig } from '../config/config.ts';
 import { anthropicAdapter } from './anthropic/anthropic-adapter.ts';
 import { geminiAdapter } from './gemini/gemini-adapter.ts';
 import { azureOpenAiAdapter } from './openai/azure-openai-adapter.ts';
@@ -6,12 +5,13 @@ import { openAiAdapter } from './openai/openai-adapter.ts';
 import { createOpenAiCompatibleAdapter } from './openai/openai-compatible-adapter.ts';
 import { findPreset } from './presets/provider-presets.ts';
 import type { ProviderAdapter } from './spec/provider-adapter.ts';
+import type { ProviderType } from './spec/provider-type.ts';
 
 /** One adapter per preset, shared by every provider that names it (adapters are stateless). */
 const presetAdapters = new Map<string, ProviderAdapter>();
 
 /** The adapter for a configured provider, chosen by its type and, for OpenAI-compatible ones, its preset. */
-export function adapterFor(provider: Pick<ProviderConfig, 'type' | 'preset'>): ProviderAdapter {
+export function adapterFor(provider: { readonly type: ProviderType; readonly preset: string | undefined }): ProviderAdapter {
   switch (provider.type) {
     case 'openai':
       return openAiAdapter;
