@@ -277,6 +277,34 @@ describe('UsageJournal', () => {
   });
 });
 
+describe('UsageJournal closing', () => {
+  it('schedules nothing more once closed, even when a timed flush was running at the time', async () => {
+    // The database is away: every batch fails, so a journal that kept its timer would keep retrying after close.
+    let release: () => void = () => undefined;
+    let attempts = 0;
+    const failingSink: UsageSink = {
+      insertBatch: async () => {
+        attempts += 1;
+        if (attempts === 1) await new Promise<void>((resolve) => (release = resolve));
+        throw new Error('database unavailable');
+      },
+    };
+    const journal = createJournal({ sink: failingSink, flushIntervalMs: 5, retryMaxMs: 5 });
+    await journal.start();
+    journal.append(buildUsageRecord());
+    while (attempts === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+
+    const closing = journal.close();
+    release();
+    await closing;
+    const attemptsAtClose = attempts;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+
+    expect(attempts).toBe(attemptsAtClose);
+    expect(idsOnDisk()).toHaveLength(1);
+  });
+});
+
 describe('UsageJournal while the database is away', () => {
   it('retries a backlog in batches of at most maxBatchSize, oldest first, each record once', async () => {
     const journal = createJournal({ maxBatchSize: 10 });

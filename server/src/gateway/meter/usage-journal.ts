@@ -84,12 +84,14 @@ export class UsageJournal {
   #headOffset = 0;
   #pendingRecords = 0;
   #inMemoryRecords = 0;
-  #openCheckpoints = new Map<string, UsageRecordInsert>();
+  /** The journal line of the latest checkpoint of every stream still running, by record id. */
+  #openCheckpoints = new Map<string, string>();
   #consecutiveFailures = 0;
   #lastError: string | undefined;
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
   #queuedFlush: Promise<void> | undefined;
+  #closing = false;
   #closed = false;
 
   constructor(options: UsageJournalOptions) {
@@ -140,8 +142,9 @@ export class UsageJournal {
    */
   checkpoint(record: UsageRecordInsert): void {
     const segment = this.#writable();
-    writeSync(segment.descriptor, JSON.stringify({ checkpoint: record } satisfies CheckpointLine) + '\n');
-    this.#openCheckpoints.set(record.id, record);
+    const line = JSON.stringify({ checkpoint: record } satisfies CheckpointLine) + '\n';
+    writeSync(segment.descriptor, line);
+    this.#openCheckpoints.set(record.id, line);
   }
 
   /** Final records not yet committed to the database. */
@@ -176,11 +179,13 @@ export class UsageJournal {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
+    if (this.#closing) return;
+    // From here no flush is scheduled again: a timer flush finishing below must not set up another one.
+    this.#closing = true;
     clearTimeout(this.#timer);
-    this.#timer = undefined;
     await this.#flushing;
     await this.flush();
+    clearTimeout(this.#timer);
     this.#closed = true;
     const current = this.#current;
     if (!current) return;
@@ -203,7 +208,7 @@ export class UsageJournal {
   }
 
   #schedule(delayMs: number): void {
-    if (this.#closed) return;
+    if (this.#closing) return;
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
       void this.flush().then(() => this.#schedule(this.#nextDelayMs()));
@@ -224,6 +229,7 @@ export class UsageJournal {
   }
 
   async #flushOnce(): Promise<void> {
+    if (this.#closed) return;
     if (this.#current && this.#current.count > 0) this.#rotate();
     if (this.#retired.length === 0) return;
     try {
@@ -278,9 +284,7 @@ export class UsageJournal {
     this.#current = next;
     // The retired segment is deleted once its final records commit: a stream still running must not lose its
     // checkpoint with it.
-    for (const record of this.#openCheckpoints.values()) {
-      writeSync(next.descriptor, JSON.stringify({ checkpoint: record } satisfies CheckpointLine) + '\n');
-    }
+    for (const line of this.#openCheckpoints.values()) writeSync(next.descriptor, line);
   }
 
   #openSegment(): Segment {
