@@ -66,10 +66,7 @@ export async function storedAuditEvents(testApp: TestApp, orgId: string): Promis
   }));
 }
 
-/**
- * The latest event with `action`. Audit ids order only by millisecond, so tests pick events by action rather than
- * by position when several mutations land in the same millisecond.
- */
+/** The latest event with `action` (audit ids are monotonic, so "latest" is the last one recorded). */
 export async function lastAuditEvent(
   testApp: TestApp,
   orgId: string,

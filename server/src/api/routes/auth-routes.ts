@@ -110,7 +110,9 @@ export const registerAuthRoutes: ApiRoutes = (api, context) => {
         summary: 'Sign in with email and password',
         description:
           'Returns bearer tokens; with `?session=cookie` or `x-aihub-client: console` it sets the aihub_session, ' +
-          'aihub_refresh and aihub_csrf cookies instead and the body holds no tokens.',
+          'aihub_refresh and aihub_csrf cookies instead and the body holds no tokens. Every success also sets ' +
+          'aihub_device, which marks the device as known to the account: failed sign-ins from elsewhere never ' +
+          'hold it back (see docs/identity.md).',
         security: noSecurity,
         querystring: SessionQuery,
         body: LoginBody,
