@@ -8,6 +8,7 @@ import { migrateToLatest, openDatabase, type Database } from '../../src/db/datab
 import { organizationOwnedTables } from '../../src/modules/tenancy/organization-purge-repository.ts';
 import { deletedOrganizationRetentionDays, OrganizationPurge } from '../../src/modules/tenancy/index.ts';
 import { createTestDatabase, testEngines, type TestDatabase } from '../support/test-database.ts';
+import { killLeftoverProcesses, startCli } from './cli-process.ts';
 
 const dayMs = 86_400_000;
 const now = Date.parse('2026-06-01T00:00:00Z');
@@ -179,5 +180,32 @@ describe('aihub purge', () => {
     expect(lines).toEqual([
       `nothing to purge (organizations are purged ${deletedOrganizationRetentionDays} days after deletion)`,
     ]);
+  });
+});
+
+describe('aihub serve', () => {
+  let dataDir: string | undefined;
+  afterEach(() => {
+    killLeftoverProcesses();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('purges expired organizations on its own while it runs', async () => {
+    dataDir = mkdtempSync(path.join(tmpdir(), 'aihub-serve-purge-'));
+    const handle = openDatabase({ databaseUrl: undefined, dataDir });
+    await migrateToLatest(handle.db);
+    await seedOrganization(handle.db, 'stale', Date.now() - retentionMs - dayMs);
+    await handle.close();
+
+    const server = startCli(['serve', '--port', '0'], { AIHUB_DATA_DIR: dataDir, AIHUB_LOG_LEVEL: 'info' });
+    await server.waitForOutput(/"organizations":\["stale"\],"msg":"purged deleted organizations"/);
+    expect(await server.stop()).toBe(0);
+
+    const after = openDatabase({ databaseUrl: undefined, dataDir });
+    try {
+      expect(await rowsOf(after.db, 'stale')).toMatchObject({ organizations: 0, api_keys: 0, usage_records: 0 });
+    } finally {
+      await after.close();
+    }
   });
 });
