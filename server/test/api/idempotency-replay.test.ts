@@ -145,6 +145,22 @@ describe.each(testEngines)('idempotent replays on %s', (engine) => {
     expect((await storedRecord(key)).status).toBe(201);
   });
 
+  it('lets only one of several concurrent first requests run; the others get 409 or the replay', async () => {
+    const key = freshKey();
+    const responses = await Promise.all(Array.from({ length: 6 }, () => invite(owner, key, 'racing@example.com')));
+    const ran = responses.filter(
+      (response) => response.statusCode === 201 && response.headers['idempotent-replayed'] === undefined,
+    );
+    expect(ran).toHaveLength(1);
+    for (const response of responses) {
+      if (response === ran[0]) continue;
+      expect([409, 201]).toContain(response.statusCode);
+      if (response.statusCode === 201) expect(response.headers['idempotent-replayed']).toBe('true');
+    }
+    const rows = await db().selectFrom('invitations').select('id').where('email', '=', 'racing@example.com').execute();
+    expect(rows).toHaveLength(1);
+  });
+
   it('answers 503 database_unavailable, not 409, when the idempotency store fails', async () => {
     await db().schema.alterTable('idempotency_records').renameTo('idempotency_records_away').execute();
     try {
