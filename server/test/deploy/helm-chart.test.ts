@@ -231,12 +231,14 @@ describe('Helm chart (rendered by the test)', () => {
     for (const value of [...Object.values(settings), ...Object.values(secrets)]) expect(typeof value).toBe('string');
 
     // What a pod's environment makes of it: the settings load, once the operator fills in the secrets.
-    const { AIHUB_CONFIG: _mountedFile, ...environment } = {
+    const podEnvironment: Record<string, string> = {
       ...settings,
       ...secrets,
       AIHUB_SECRET_KEY: 'ab'.repeat(32),
       OPENAI_API_KEY: 'sk-filled-in',
     };
+    // The providers file is mounted in the pod; here it is passed directly.
+    const { AIHUB_CONFIG: _mountedFile, ...environment } = podEnvironment;
     const config = loadConfig({ environment, overrides: { file: configFile }, generateSecretKey: false });
     expect(config).toMatchObject({ host: '0.0.0.0', port: 8080, databaseUrl: secrets.DATABASE_URL });
     expect(config.operations).toMatchObject({
