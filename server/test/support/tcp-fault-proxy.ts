@@ -22,7 +22,8 @@ export class TcpFaultProxy {
 
   private constructor(target: { host: string; port: number }) {
     this.#target = target;
-    this.#server = net.createServer((client) => this.#accept(client));
+    // Half-open allowed: a black hole must not answer a client's FIN with its own, as a dead route would not.
+    this.#server = net.createServer({ allowHalfOpen: true }, (client) => this.#accept(client));
   }
 
   static async start(target: { host: string; port: number }): Promise<TcpFaultProxy> {
@@ -75,7 +76,7 @@ export class TcpFaultProxy {
       client.on('data', () => undefined);
       return;
     }
-    const upstream = net.connect(this.#target.port, this.#target.host);
+    const upstream = net.connect({ port: this.#target.port, host: this.#target.host, allowHalfOpen: true });
     connection.upstream = upstream;
     upstream.on('error', () => this.#destroy(connection));
     upstream.on('close', () => this.#destroy(connection));
@@ -84,6 +85,12 @@ export class TcpFaultProxy {
     });
     upstream.on('data', (chunk) => {
       if (this.#mode === 'forward') client.write(chunk);
+    });
+    client.on('end', () => {
+      if (this.#mode === 'forward') upstream.end();
+    });
+    upstream.on('end', () => {
+      if (this.#mode === 'forward') client.end();
     });
   }
 
