@@ -96,19 +96,12 @@ export interface Config {
   /** How long an Idempotency-Key answers retries (AIHUB_IDEMPOTENCY_TTL_SECONDS); undefined means 24 hours. */
   readonly idempotencyTtlSeconds?: number | undefined;
   readonly metering: MeteringConfig;
+  readonly databaseTimeouts: DatabaseTimeoutsConfig;
   readonly providers: readonly ProviderConfig[];
   readonly models: readonly ModelConfig[];
-  readonly databaseTimeouts: DatabaseTimeoutsConfig;
   readonly configFile: string | undefined;
   readonly identity: IdentityConfig;
   readonly sso: SsoConfig;
-}
-
-/** Operator-level SSO switches (never per organization: an organization admin must not be able to relax them). */
-export interface SsoConfig {
-  /** Allow `http://` issuers on loopback hosts (tests, local development). Off by default. */
-  readonly allowInsecureLoopback: boolean;
-}
   readonly operations: OperationsConfig;
 }
 
@@ -135,3 +128,10 @@ export interface OperationsConfig {
   readonly purgeIntervalMs: number;
   /** Redis, when the installation has one (REDIS_URL); `aihub doctor` checks it answers. */
   readonly redisUrl: string | undefined;
+}
+
+/** Operator-level SSO switches (never per organization: an organization admin must not be able to relax them). */
+export interface SsoConfig {
+  /** Allow `http://` issuers on loopback hosts (tests, local development). Off by default. */
+  readonly allowInsecureLoopback: boolean;
+}

@@ -99,34 +99,28 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     metering: overrides.metering ?? {
       flushIntervalMs: readInteger(environment, 'AIHUB_METER_FLUSH_MS', 10, 60_000) ?? 250,
       maxBatchSize: readInteger(environment, 'AIHUB_METER_BATCH', 1, 100_000) ?? 1000,
-    },
-    providers,
       maxPendingInMemory: readInteger(environment, 'AIHUB_METER_MAX_PENDING', 1000, 10_000_000) ?? 50_000,
       retryMaxMs: readInteger(environment, 'AIHUB_METER_RETRY_MAX_MS', 100, 600_000) ?? 5000,
     },
     databaseTimeouts: overrides.databaseTimeouts ?? {
       connectTimeoutMs: readInteger(environment, 'AIHUB_DB_CONNECT_TIMEOUT_MS', 100, 600_000) ?? 2000,
       queryTimeoutMs: readInteger(environment, 'AIHUB_DB_QUERY_TIMEOUT_MS', 100, 3_600_000) ?? 5000,
+    },
+    providers,
     models,
     configFile: overrides.configFile ?? configFilePath,
     identity: readIdentityConfig(environment, file.identity ?? {}, { host, port }, overrides.identity ?? {}),
     sso: overrides.sso ?? {
       allowInsecureLoopback: readBoolean(environment, 'AIHUB_SSO_ALLOW_INSECURE_LOOPBACK') ?? false,
     },
-  };
-  return deepFreeze(config);
-}
-
-// --- Identity (registration, sign-in, email) -------------------------------------------------------------------
-
     operations: {
       ...readOperationsConfig(environment, file.server ?? {}, providers.length),
       ...overrides.operations,
     },
-const registrationModes: readonly RegistrationMode[] = ['open', 'invite', 'closed'];
+  };
+  return deepFreeze(config);
+}
 
-function readIdentityConfig(
-  environment: Environment,
 // --- Operations (first run, proxies, shutdown, housekeeping) --------------------------------------------------------
 
 function readOperationsConfig(
@@ -192,6 +186,12 @@ function isProxyAddress(entry: string): boolean {
   return /^\d+$/.test(prefix) && bits <= (family === 4 ? 32 : 128);
 }
 
+// --- Identity (registration, sign-in, email) -------------------------------------------------------------------
+
+const registrationModes: readonly RegistrationMode[] = ['open', 'invite', 'closed'];
+
+function readIdentityConfig(
+  environment: Environment,
   file: IdentityFile,
   listen: { host: string; port: number },
   overrides: Partial<IdentityConfig>,
