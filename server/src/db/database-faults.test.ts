@@ -29,6 +29,14 @@ describe('classifyDatabaseError', () => {
     expect(classifyDatabaseError(driverError('sorry, too many clients already', '53300'))).toBe('overloaded');
   });
 
+  it('treats a locked SQLite file as overload and a failing disk as unreachable; other SQLite errors pass', () => {
+    const sqliteError = (errcode: number) => Object.assign(new Error('sqlite'), { code: 'ERR_SQLITE_ERROR', errcode });
+    expect(classifyDatabaseError(sqliteError(5))).toBe('overloaded');
+    expect(classifyDatabaseError(sqliteError(5 | (1 << 8)))).toBe('overloaded');
+    expect(classifyDatabaseError(sqliteError(13))).toBe('unreachable');
+    expect(classifyDatabaseError(sqliteError(19))).toBeUndefined();
+  });
+
   it('leaves statement errors alone: they are bugs or conflicts, not outages', () => {
     expect(classifyDatabaseError(driverError('duplicate key value', '23505'))).toBeUndefined();
     expect(classifyDatabaseError(driverError('syntax error', '42601'))).toBeUndefined();

@@ -43,11 +43,28 @@ export function classifyDatabaseError(error: unknown): DatabaseFailureKind | und
   if (!(error instanceof Error)) return undefined;
   if (error instanceof AppError) return error.code === 'database_unavailable' ? 'unreachable' : undefined;
   const code = (error as { code?: unknown }).code;
+  if (code === 'ERR_SQLITE_ERROR') return classifySqliteError(error);
   if (typeof code === 'string') {
     if (socketErrorCodes.has(code) || unreachableSqlStates.has(code) || code.startsWith('08')) return 'unreachable';
     if (overloadedSqlStates.has(code)) return 'overloaded';
   }
   return driverMessages.some((message) => error.message.includes(message)) ? 'unreachable' : undefined;
+}
+
+/**
+ * SQLite result codes (the primary code is the low byte) that mean the file cannot be written now, not that the
+ * statement is wrong: another process holds the lock past the busy timeout (BUSY, LOCKED), or the disk failed or
+ * filled up (IOERR, FULL, CANTOPEN).
+ */
+const sqliteBusyCodes = new Set([5, 6]);
+const sqliteStorageCodes = new Set([10, 13, 14]);
+
+function classifySqliteError(error: Error): DatabaseFailureKind | undefined {
+  const errcode = (error as { errcode?: unknown }).errcode;
+  if (typeof errcode !== 'number') return undefined;
+  const primary = errcode & 0xff;
+  if (sqliteBusyCodes.has(primary)) return 'overloaded';
+  return sqliteStorageCodes.has(primary) ? 'unreachable' : undefined;
 }
 
 /** Whether an error from the database driver means "the database cannot serve this now", not a bad statement. */

@@ -1,5 +1,6 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import type { SqliteDatabase, SqliteStatement } from 'kysely';
+import { databaseUnavailable, isDatabaseUnavailableError } from './database-faults.ts';
 
 /**
  * Presents Node's built-in `node:sqlite` through the small interface Kysely's SqliteDialect expects.
@@ -22,10 +23,22 @@ export function openNodeSqlite(filePath: string): SqliteDatabase & { raw: Databa
 function wrapStatement(statement: StatementSync): SqliteStatement {
   return {
     reader: statement.columns().length > 0,
-    all: (parameters) => statement.all(...toSqliteValues(parameters)),
-    run: (parameters) => statement.run(...toSqliteValues(parameters)),
+    all: (parameters) => mapFaults(() => statement.all(...toSqliteValues(parameters))),
+    run: (parameters) => mapFaults(() => statement.run(...toSqliteValues(parameters))),
     iterate: (parameters) => statement.iterate(...toSqliteValues(parameters)),
   };
+}
+
+/**
+ * A file locked by another process past the busy timeout (a CLI command, a backup) or a failing disk answers the
+ * same retryable 503 as an unreachable PostgreSQL, instead of a 500.
+ */
+function mapFaults<T>(run: () => T): T {
+  try {
+    return run();
+  } catch (error) {
+    throw isDatabaseUnavailableError(error) ? databaseUnavailable(error) : error;
+  }
 }
 
 function toSqliteValues(parameters: ReadonlyArray<unknown>): SQLInputValue[] {
