@@ -6,6 +6,7 @@ import type { Authorizer } from '../modules/tenancy/index.ts';
 import type { ActorResolver } from './actor-resolver.ts';
 import { registerDeprecationHeaders } from './deprecation.ts';
 import { registerIdempotency } from './idempotency.ts';
+import { assertNoNulCharacter } from './storable-text.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -56,6 +57,11 @@ export async function registerManagementApi(
         api.addHook('onRequest', async (request) => {
           if (request.routeOptions.config.public) return;
           request.actor = await dependencies.actors.resolve(request);
+        });
+        api.addHook('preValidation', async (request) => {
+          assertNoNulCharacter('path', request.params);
+          assertNoNulCharacter('query', request.query);
+          assertNoNulCharacter('body', request.body);
         });
         registerIdempotency(api, {
           db: dependencies.db,

@@ -29,13 +29,16 @@ export function encodeCursor(sortValue: string | number, id: string): string {
 function decodeCursor(cursor: string): { sortValue: string | number; id: string } {
   try {
     const decoded: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (
-      Array.isArray(decoded) &&
-      decoded.length === 2 &&
-      (typeof decoded[0] === 'string' || typeof decoded[0] === 'number') &&
-      typeof decoded[1] === 'string'
-    ) {
-      return { sortValue: decoded[0], id: decoded[1] };
+    if (Array.isArray(decoded) && decoded.length === 2) {
+      const [sortValue, id] = decoded as [unknown, unknown];
+      // Numeric sort values are epoch milliseconds: a fraction or a number past 2^53 cannot be one, and PostgreSQL
+      // would refuse it as a bigint; no stored text holds U+0000 either.
+      const storableSortValue =
+        (typeof sortValue === 'string' && !sortValue.includes('\u0000')) ||
+        (typeof sortValue === 'number' && Number.isSafeInteger(sortValue));
+      if (storableSortValue && typeof id === 'string' && id !== '' && !id.includes('\u0000')) {
+        return { sortValue, id };
+      }
     }
   } catch {
     // Fall through to the error below: a cursor is either ours or malformed.

@@ -18,6 +18,8 @@ export const errorCatalog = {
   method_not_allowed: { status: 405, type: 'invalid_request_error' },
   body_too_large: { status: 413, type: 'invalid_request_error' },
   unsupported_media_type: { status: 415, type: 'invalid_request_error' },
+  /** A path parameter longer than the router accepts (ids are at most 128 characters). */
+  uri_too_long: { status: 414, type: 'invalid_request_error' },
   // Management API (problem+json on /api).
   weak_password: { status: 400, type: 'invalid_request_error' },
   invalid_cursor: { status: 400, type: 'invalid_request_error' },

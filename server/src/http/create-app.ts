@@ -29,7 +29,7 @@ import { AccessTokens, createIdentityServices, createMailer, type Mailer } from 
 import { Authorizer } from '../modules/tenancy/index.ts';
 import { AppError } from '../errors/app-error.ts';
 import { registerConsolePages } from './console-pages.ts';
-import { registerErrorHandling } from './error-handler.ts';
+import { answerFrameworkError, registerErrorHandling } from './error-handler.ts';
 import { registerHealth } from './health.ts';
 import { lazySchemaCompilers } from './lazy-schema-compilers.ts';
 
@@ -96,6 +96,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     genReqId: () => newRequestId(),
     schemaController: lazySchemaCompilers(),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    frameworkErrors: answerFrameworkError,
   });
 
   const journal = new UsageJournal({

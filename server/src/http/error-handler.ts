@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, isAppError } from '../errors/app-error.ts';
 import { encodeProblem, problemContentType } from '../api/problem.ts';
 import { inboundCodecFor, type InboundFormat } from '../providers/inbound-codecs.ts';
@@ -38,6 +38,14 @@ export function registerErrorHandling(app: FastifyInstance): void {
   );
 }
 
+/**
+ * Fastify's `frameworkErrors` option: errors its router raises before a route is chosen (a malformed or too long
+ * path segment) take the same path to the wire as every other error, instead of Fastify's own JSON.
+ */
+export function answerFrameworkError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  void sendError(reply, toAppError(error));
+}
+
 function isAbort(error: Error): boolean {
   return error.name === 'AbortError' || error.name === 'RequestAbortedError';
 }
@@ -62,13 +70,19 @@ export function toAppError(error: FastifyError | Error): AppError {
   if (fastifyError.validation) {
     const first = fastifyError.validation[0];
     const location = fastifyError.validationContext ?? 'body';
-    const missing = (first?.params as { missingProperty?: string } | undefined)?.missingProperty;
+    const { missingProperty: missing, additionalProperty: unknown } =
+      (first?.params as { missingProperty?: string; additionalProperty?: string } | undefined) ?? {};
     const pathSegments = (first?.instancePath ?? '').split('/').filter(Boolean);
     if (missing) pathSegments.push(missing);
+    else if (unknown !== undefined) pathSegments.push(unknown);
     const param = pathSegments
       .map((segment, index) => (/^\d+$/.test(segment) ? `[${segment}]` : index === 0 ? segment : `.${segment}`))
       .join('');
-    const message = missing ? `${param} is required` : `${param || location} ${first?.message ?? 'is invalid'}`;
+    const message = missing
+      ? `${param} is required`
+      : unknown !== undefined
+        ? `${param} is not a known field`
+        : `${param || location} ${first?.message ?? 'is invalid'}`;
     return new AppError('invalid_request', message, param ? { param } : {});
   }
   switch (fastifyError.code) {
@@ -79,6 +93,12 @@ export function toAppError(error: FastifyError | Error): AppError {
       return new AppError('body_too_large', 'the request body is larger than this server accepts');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new AppError('unsupported_media_type', 'send the request body as application/json');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new AppError('invalid_request', 'the request body is not as long as its Content-Length says');
+    case 'FST_ERR_BAD_URL':
+      return new AppError('invalid_request', 'the URL path is not valid percent-encoded UTF-8');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new AppError('uri_too_long', 'a path segment of the URL is longer than any id this server issues');
     default:
       break;
   }
@@ -86,5 +106,11 @@ export function toAppError(error: FastifyError | Error): AppError {
     return new AppError('invalid_json', 'the request body is not valid JSON');
   }
   if (fastifyError.statusCode === 413) return new AppError('body_too_large', 'the request body is too large');
+  if (fastifyError.statusCode === 415) return new AppError('unsupported_media_type', 'unsupported content type');
+  // Any other refusal Fastify itself raises is the client's: never a 500 for it.
+  const status = fastifyError.statusCode ?? 500;
+  if (fastifyError.code?.startsWith('FST_') && status >= 400 && status < 500) {
+    return new AppError('invalid_request', `the request is malformed (${fastifyError.code ?? status})`);
+  }
   return new AppError('internal_error', 'an internal error occurred', { cause: error });
 }
