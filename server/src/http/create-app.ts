@@ -29,6 +29,7 @@ import { AccessTokens, createIdentityServices, createMailer, type Mailer } from 
 import { Authorizer } from '../modules/tenancy/index.ts';
 import { AppError } from '../errors/app-error.ts';
 import { registerConsolePages } from './console-pages.ts';
+import { InFlightHandlers } from './in-flight-handlers.ts';
 import { answerFrameworkError, registerErrorHandling } from './error-handler.ts';
 import { registerHealth } from './health.ts';
 import { lazySchemaCompilers } from './lazy-schema-compilers.ts';
@@ -98,6 +99,9 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     frameworkErrors: answerFrameworkError,
   });
+  // Before any route exists: gateway handlers are counted so shutdown can wait for their usage records.
+  const gatewayHandlers = new InFlightHandlers();
+  gatewayHandlers.track(app, '/v1/');
 
   const journal = new UsageJournal({
     directory: path.join(config.dataDir, 'usage-journal'),
@@ -212,6 +216,8 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     await app.close();
     clearInterval(idleSweep);
     clearTimeout(deadline);
+    // A connection cut at the deadline ends its handler a few ticks later, when it records the usage.
+    await gatewayHandlers.settled(5000);
     authenticator.stop();
     await journal.close();
     await gateway.upstream.close();

@@ -129,6 +129,44 @@ describe('graceful shutdown of aihub serve', () => {
     }
   });
 
+  it('cuts a stream that outlives the shutdown deadline, records it, and still exits 0', async () => {
+    const { origin } = await startServer({ AIHUB_SHUTDOWN_TIMEOUT_MS: '300' });
+    const response = await fetch(`${origin}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${bootstrapKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-test', stream: true, messages: [{ role: 'user', content: 'Hi' }] }),
+    });
+    const requestId = response.headers.get('x-request-id');
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    await reader.read();
+
+    const exitCode = server!.exited();
+    server!.child.kill('SIGTERM');
+    let body = '';
+    const ended = await (async () => {
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) return 'ended';
+          body += value;
+        }
+      } catch {
+        return 'cut';
+      }
+    })();
+    expect(ended).toBe('cut');
+    expect(body).not.toContain('[DONE]');
+    expect(await exitCode).toBe(0);
+
+    const database = new DatabaseSync(path.join(dataDir, 'aihub.db'), { readOnly: true });
+    try {
+      const records = database.prepare('select request_id, outcome from usage_records').all();
+      expect(records).toEqual([{ request_id: requestId, outcome: 'client_disconnected' }]);
+    } finally {
+      database.close();
+    }
+  });
+
   it('fails readiness first and keeps serving through the drain delay, then exits 0', async () => {
     const { origin } = await startServer({ AIHUB_SHUTDOWN_DRAIN_DELAY_MS: '1500' });
     expect((await fetch(`${origin}/health/ready`)).status).toBe(200);
