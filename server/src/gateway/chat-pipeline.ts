@@ -10,7 +10,7 @@ import { collectMessageTexts } from './meter/message-text.ts';
 import { RequestMeter } from './meter/request-meter.ts';
 import { pickDeployment, type Deployment } from './model-catalog.ts';
 import { parseUpstream, toGatewayError } from './parse-upstream.ts';
-import { describeFailure, recordFailure, watchClientDisconnect } from './request-lifecycle.ts';
+import { describeFailure, recordCompletion, recordFailure, watchClientDisconnect } from './request-lifecycle.ts';
 import { throwUpstreamError, toUpstreamError, upstreamErrorFrom, type UpstreamResponse } from './upstream-client.ts';
 
 export interface ChatCall {
@@ -66,8 +66,9 @@ export async function runChat(
       codec.format === 'openai' && adapter.wireFormat === 'openai' && adapter.passthroughResponses !== false;
     const passthroughUsage = passthrough ? adapter.readPassthroughUsage?.(text) : undefined;
     if (passthroughUsage) {
-      meter.finish({ status: 200, outcome: 'success', usage: passthroughUsage, usageSource: 'upstream' });
-      return reply.code(200).header('content-type', 'application/json').send(text);
+      recordCompletion(meter, disconnect.signal, passthroughUsage, 'upstream');
+      const payload = codec.encodePassthroughResponse?.(text, chat.model) ?? text;
+      return reply.code(200).header('content-type', 'application/json').send(payload);
     }
     const parsed = parseUpstream(() => adapter.parseChatResponse(text, chat));
     const usage =
@@ -77,8 +78,10 @@ export async function runChat(
         chat,
         parsed.completion.choices.map((choice) => choice.message?.content ?? '').join(''),
       ));
-    meter.finish({ status: 200, outcome: 'success', usage, usageSource: parsed.usage ? 'upstream' : 'counted' });
-    const payload = passthrough ? text : JSON.stringify(codec.encodeResponse(parsed.completion, usage, chat.model));
+    recordCompletion(meter, disconnect.signal, usage, parsed.usage ? 'upstream' : 'counted');
+    const payload = passthrough
+      ? (codec.encodePassthroughResponse?.(text, chat.model) ?? text)
+      : JSON.stringify(codec.encodeResponse(parsed.completion, usage, chat.model));
     return reply.code(200).header('content-type', 'application/json').send(payload);
   } catch (error) {
     recordFailure(meter, error, disconnect.signal);
@@ -137,14 +140,9 @@ async function relayStream(request: FastifyRequest, reply: FastifyReply, relay: 
       if (item.kind === 'done') {
         // The record goes to the journal before the closing event can reach the client.
         if (usage === undefined) {
-          meter.finish({
-            status: 200,
-            outcome: 'success',
-            usage: await countChatUsage(gateway, call.chat, delivered.join('')),
-            usageSource: 'counted',
-          });
+          recordCompletion(meter, signal, await countChatUsage(gateway, call.chat, delivered.join('')), 'counted');
         } else {
-          meter.finish({ status: 200, outcome: 'success', usage, usageSource: 'upstream' });
+          recordCompletion(meter, signal, usage, 'upstream');
         }
         return { output: output + encoder.encode(item), done: true };
       }

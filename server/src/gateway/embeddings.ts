@@ -7,7 +7,7 @@ import { pickDeployment } from './model-catalog.ts';
 import { rejectDeeplyNestedBody } from './nesting-depth.ts';
 import { EmbeddingsBodySchema } from './request-schemas.ts';
 import { upstreamErrorFrom } from './upstream-client.ts';
-import { recordFailure, watchClientDisconnect } from './request-lifecycle.ts';
+import { recordCompletion, recordFailure, watchClientDisconnect } from './request-lifecycle.ts';
 import { parseUpstream } from './parse-upstream.ts';
 
 export function registerEmbeddings(app: FastifyInstance, gateway: GatewayContext): void {
@@ -45,11 +45,11 @@ export function registerEmbeddings(app: FastifyInstance, gateway: GatewayContext
         const text = response.text;
         const parsed = parseUpstream(() => embeddingsAdapter.parseResponse(text, body));
         const usage = parsed.usage ?? {
-          promptTokens: await gateway.tokenCounter.count(embeddingInputText(body.input)),
+          promptTokens: await countEmbeddingInput(gateway, body.input),
           completionTokens: 0,
           cachedTokens: 0,
         };
-        meter.finish({ status: 200, outcome: 'success', usage, usageSource: parsed.usage ? 'upstream' : 'counted' });
+        recordCompletion(meter, disconnect.signal, usage, parsed.usage ? 'upstream' : 'counted');
         const payload = adapter.wireFormat === 'openai' ? text : JSON.stringify(parsed.response);
         return reply.code(200).header('content-type', 'application/json').send(payload);
       } catch (error) {
@@ -62,9 +62,15 @@ export function registerEmbeddings(app: FastifyInstance, gateway: GatewayContext
   );
 }
 
-/** Token-array inputs are counted by their length; strings are tokenized. */
-function embeddingInputText(input: JsonValue): string {
-  if (typeof input === 'string') return input;
-  if (Array.isArray(input)) return input.map((item) => (typeof item === 'string' ? item : '')).join('\n');
-  return '';
+/** Strings are tokenized; token-array inputs (one array of ids, or several) are already tokens, counted by length. */
+async function countEmbeddingInput(gateway: GatewayContext, input: JsonValue): Promise<number> {
+  if (typeof input === 'string') return gateway.tokenCounter.count(input);
+  if (!Array.isArray(input)) return 0;
+  const texts = input.filter((item): item is string => typeof item === 'string');
+  let tokens = texts.length > 0 ? await gateway.tokenCounter.count(texts.join('\n')) : 0;
+  for (const item of input) {
+    if (typeof item === 'number') tokens += 1;
+    else if (Array.isArray(item)) tokens += item.length;
+  }
+  return tokens;
 }

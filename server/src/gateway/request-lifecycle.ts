@@ -1,6 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import { isAppError } from '../errors/app-error.ts';
 import type { UsageRecordsTable } from '../db/schema.ts';
+import type { TokenUsage } from '../providers/spec/provider-adapter.ts';
 import type { RequestMeter } from './meter/request-meter.ts';
 
 /** Status recorded for a request whose client went away before the response was complete (nginx's convention). */
@@ -48,4 +49,27 @@ export function recordFailure(meter: RequestMeter, error: unknown, signal: Abort
     usageSource: 'none',
     errorCode: failure.code,
   });
+}
+
+/**
+ * Records a request whose answer was complete on our side. A client that went away meanwhile (while its usage was
+ * being counted, say) is recorded as disconnected, with the usage the upstream was paid for.
+ */
+export function recordCompletion(
+  meter: RequestMeter,
+  signal: AbortSignal,
+  usage: TokenUsage,
+  usageSource: UsageRecordsTable['usage_source'],
+): void {
+  if (signal.aborted) {
+    meter.finish({
+      status: clientClosedStatus,
+      outcome: 'client_disconnected',
+      usage,
+      usageSource,
+      errorCode: 'client_disconnected',
+    });
+  } else {
+    meter.finish({ status: 200, outcome: 'success', usage, usageSource });
+  }
 }

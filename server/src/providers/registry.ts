@@ -11,7 +11,10 @@ import type { ProviderType } from './spec/provider-type.ts';
 const presetAdapters = new Map<string, ProviderAdapter>();
 
 /** The adapter for a configured provider, chosen by its type and, for OpenAI-compatible ones, its preset. */
-export function adapterFor(provider: { readonly type: ProviderType; readonly preset: string | undefined }): ProviderAdapter {
+export function adapterFor(provider: {
+  readonly type: ProviderType;
+  readonly preset: string | undefined;
+}): ProviderAdapter {
   switch (provider.type) {
     case 'openai':
       return openAiAdapter;

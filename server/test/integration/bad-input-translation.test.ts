@@ -61,7 +61,10 @@ function parseNamedEvents(body: string): NamedEvent[] {
 
 /** JSON text spliced into a payload as it is: bodies too deep for JSON.stringify to write. */
 class RawJson {
-  constructor(readonly text: string) {}
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
+  }
 }
 
 /** JSON.stringify, with RawJson values written as their text. */

@@ -1,17 +1,23 @@
 import { Worker } from 'node:worker_threads';
-import { countWithEncoder, loadEncoder } from './tokenizer.ts';
 
-/** Texts longer than this are tokenized in a worker thread so a huge prompt cannot stall other requests. */
-export const inlineTokenizeLimit = 16 * 1024;
-
-/** Counts tokens when an upstream did not report usage (or the client left mid-stream). */
+/**
+ * Counts tokens when an upstream did not report usage (or the client left mid-stream), always in a worker thread:
+ * loading the tokenizer's rank table takes the better part of a second of CPU, and one long word takes the encoder
+ * quadratic time, so neither may run on the event loop. A count costs a message round trip (tens of microseconds),
+ * and counting is off the hot path whenever the upstream reports usage.
+ */
 export class TokenCounter {
   #worker: Worker | undefined;
   #nextId = 0;
   readonly #waiting = new Map<number, { resolve: (count: number) => void; estimate: number }>();
 
+  /** Starts the worker, which loads the rank table at once, so the first count does not wait for it. */
+  warm(): void {
+    this.#ensureWorker();
+  }
+
   async count(text: string): Promise<number> {
-    if (text.length <= inlineTokenizeLimit) return countWithEncoder(await loadEncoder(), text);
+    if (text.length === 0) return 0;
     return this.#countInWorker(text);
   }
 

@@ -11,6 +11,11 @@ export interface InboundCodec<Body = unknown> {
   readonly format: WireFormat;
   decodeRequest(body: Body): ChatRequest;
   encodeResponse(completion: ChatCompletion, usage: TokenUsage | undefined, requestedModel: string): unknown;
+  /**
+   * For codecs of the upstream's own format: the upstream body, forwarded without parsing, with only what must change
+   * for the client changed (the model it asked for).
+   */
+  encodePassthroughResponse?(body: string, requestedModel: string): string;
   createStreamEncoder(request: ChatRequest, requestedModel: string): InboundStreamEncoder;
   /** The error body in this format (OpenAI: `{error:{...}}`; Anthropic: `{type:'error', error:{...}}`). */
   encodeError(error: AppError): unknown;
