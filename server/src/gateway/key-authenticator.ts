@@ -15,6 +15,12 @@ export interface KeyAuthenticatorOptions {
   /** How long an unknown or revoked key is remembered, so floods of bad keys do not reach the database. */
   negativeTtlMs?: number;
   maxEntries?: number;
+  /**
+   * While the database is unreachable, a verified key whose cache entry aged out keeps being served for this long
+   * after it was verified, so a long outage does not turn warm traffic away. Revocations cannot be read during an
+   * outage anyway; they apply as soon as the database answers again.
+   */
+  staleIfUnavailableMs?: number;
   now?: () => number;
   onPollError?: (error: unknown) => void;
 }
@@ -35,6 +41,7 @@ export class KeyAuthenticator {
   readonly #positiveTtlMs: number;
   readonly #negativeTtlMs: number;
   readonly #maxEntries: number;
+  readonly #staleIfUnavailableMs: number;
   readonly #now: () => number;
   readonly #options: KeyAuthenticatorOptions;
   #epoch: number | undefined;
@@ -51,6 +58,7 @@ export class KeyAuthenticator {
     this.#positiveTtlMs = options.positiveTtlMs ?? 300_000;
     this.#negativeTtlMs = options.negativeTtlMs ?? 10_000;
     this.#maxEntries = options.maxEntries ?? 100_000;
+    this.#staleIfUnavailableMs = options.staleIfUnavailableMs ?? 3_600_000;
     this.#now = options.now ?? Date.now;
   }
 
@@ -80,7 +88,7 @@ export class KeyAuthenticator {
     const lookup =
       cached && now - cached.cachedAt < (cached.lookup.status === 'valid' ? this.#positiveTtlMs : this.#negativeTtlMs)
         ? cached.lookup
-        : await this.#load(keyHash);
+        : await this.#reload(keyHash, cached, now);
     switch (lookup.status) {
       case 'valid':
         if (lookup.principal.expiresAt !== null && lookup.principal.expiresAt <= now) {
@@ -95,6 +103,20 @@ export class KeyAuthenticator {
         throw new AppError('revoked_api_key', "this API key's owner is disabled or deleted");
       case 'unknown':
         throw new AppError('invalid_api_key', 'the API key is not valid');
+    }
+  }
+
+  async #reload(keyHash: string, cached: CacheEntry | undefined, now: number): Promise<KeyLookup> {
+    try {
+      return await this.#load(keyHash);
+    } catch (error) {
+      const servable =
+        cached?.lookup.status === 'valid' &&
+        error instanceof AppError &&
+        error.code === 'database_unavailable' &&
+        now - cached.cachedAt < this.#staleIfUnavailableMs;
+      if (servable) return cached.lookup;
+      throw error;
     }
   }
 
