@@ -49,9 +49,11 @@ interface JsonSchema {
   readonly format?: string;
 }
 
+type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
+
 interface FuzzRoute {
   readonly key: string;
-  readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE' | 'PUT';
+  readonly method: HttpMethod;
   readonly path: string;
   readonly pathParameters: readonly string[];
   readonly queryParameters: readonly string[];
@@ -163,6 +165,44 @@ const unsafeNumbers = [
   0.5,
 ];
 
+/** Strings that look like what a field wants and are not quite: addresses, ranges, URLs, emails, names. */
+const nearMisses = [
+  '1.2.3.4/33',
+  '::1/129',
+  '1.2.3.4/-1',
+  '1.2.3.4/',
+  '/24',
+  '0.0.0.0/0',
+  '::/0',
+  '256.0.0.1',
+  'fe80::1%eth0',
+  '::ffff:1.2.3.4/200',
+  '1.2.3.4/08',
+  'https://',
+  'https://localhost',
+  'https://[::1]:99999',
+  'https://user:pass@example.com',
+  'https://example.com/?q#f',
+  'javascript:alert(1)',
+  'http://169.254.169.254/latest',
+  'a@b',
+  '@',
+  'a@',
+  '"a b"@example.com',
+  'a@b..c',
+  'ÄÖ@例え.jp',
+  'x@[127.0.0.1]',
+  '-created_at',
+  'owner',
+  'management:write',
+  'chat,models',
+  'gpt-test',
+  '*',
+  '%',
+  '_',
+  '\\',
+];
+
 const json = fc.jsonValue({ maxDepth: 3 });
 const deepNesting = fc
   .tuple(fc.integer({ min: 60, max: 12_000 }), fc.constantFrom('[', '{"a":'))
@@ -187,6 +227,7 @@ const fieldNames = fc.constantFrom(
 const wrongValue: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 4, arbitrary: json },
   { weight: 3, arbitrary: fc.constantFrom(...unicodeEdges) },
+  { weight: 3, arbitrary: fc.constantFrom(...nearMisses) },
   { weight: 2, arbitrary: fc.constantFrom(...unsafeNumbers) },
   { weight: 2, arbitrary: fc.constantFrom(...outOfRangeDates) },
   { weight: 1, arbitrary: fc.constantFrom(null, true, false, [], {}, [null], { '': null }) },
@@ -255,6 +296,9 @@ function validString(schema: JsonSchema, name: string, world: () => World): fc.A
   if (name === 'issuer') return fc.constantFrom('https://sso.example.com', 'http://127.0.0.1/', 'https://10.0.0.1');
   const min = schema.minLength ?? 0;
   const max = Math.max(min, Math.min(schema.maxLength ?? 40, 40));
+  if (['ip_allowlist', 'allowed_domains', 'issuer', 'allowed_models', 'default_models'].includes(name)) {
+    return fc.oneof(fc.constantFrom(...nearMisses), fc.constantFrom('203.0.113.7', '10.0.0.0/8', 'example.com'));
+  }
   return fc
     .string({ minLength: min, maxLength: max })
     .map((text) => (text.trim() === '' ? `v${text}`.slice(0, max || 1) : text));
@@ -388,6 +432,7 @@ const badCursor = fc.oneof(
 );
 
 const badQueryValue = fc.oneof(
+  fc.constantFrom(...nearMisses),
   fc.constantFrom('', '0', '-1', '201', '1000', '1e3', '001', '0x10', 'abc', 'true', 'null', '[]', '{}'),
   fc.constantFrom(...outOfRangeDates),
   fc.constantFrom(...unicodeEdges.filter((text) => !/[\ud800-\udfff]/.test(text) || text.length > 1)),
@@ -426,9 +471,45 @@ const idempotencyKeys = fc.oneof(
   fc.constant(['one', 'two'] as string[]),
 );
 
+interface Credentials {
+  readonly authorization: string | undefined;
+  readonly cookies: readonly [string, string][];
+  readonly csrf: string | undefined;
+  readonly console: boolean;
+}
+
+/** Malformed or mismatched credentials: bearer tokens, session and refresh cookies, CSRF headers. */
+const credentials: fc.Arbitrary<Credentials> = fc.record({
+  authorization: fc.constantFrom(
+    undefined,
+    'Bearer {token}',
+    'Bearer',
+    'Bearer ',
+    'bearer {token}',
+    'Bearer {token} extra',
+    'Basic dXNlcjpwYXNz',
+    'Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.',
+    'Bearer sk-aihub-not-a-key',
+    `Bearer ${'x'.repeat(5_000)}`,
+    'Bearer {token}x',
+  ),
+  cookies: fc.array(
+    fc.tuple(
+      fc.constantFrom('aihub_session', 'aihub_refresh', 'aihub_csrf', 'aihub_device'),
+      fc.oneof(
+        fc.constantFrom('{token}', '', '%ZZ', '%00', '"quoted"', 'a;b', 'x'.repeat(3_000), 'e30.e30.e30'),
+        fc.string({ maxLength: 30 }).map(safeEncode),
+      ),
+    ),
+    { maxLength: 3 },
+  ),
+  csrf: fc.constantFrom(undefined, '', 'x', 'a'.repeat(500), '{token}'),
+  console: fc.boolean(),
+});
+
 interface FuzzCase {
   readonly route: string;
-  readonly method: FuzzRoute['method'];
+  readonly method: HttpMethod;
   readonly url: string;
   readonly headers: Record<string, string | string[]>;
   readonly payload: string | undefined;
@@ -438,10 +519,14 @@ interface Knobs {
   readonly badParams: readonly (string | undefined)[];
   readonly query: readonly [string, string][];
   readonly bodyKind: 'valid' | 'mutated' | 'strange' | 'none' | 'oversized';
+  /** Another method than the route's: not served (404/405), or HEAD for a GET. */
+  readonly otherMethod: HttpMethod | undefined;
   readonly mutations: readonly Mutation[];
   readonly strange: string;
   readonly contentType: string | undefined;
   readonly idempotencyKey: string | string[] | undefined;
+  /** Instead of the owner's bearer token: other credentials, mostly malformed (see `credentials`). */
+  readonly credentials: Credentials | undefined;
 }
 
 const strangeBody: fc.Arbitrary<string> = fc.oneof(
@@ -476,10 +561,12 @@ function knobsFor(route: FuzzRoute): fc.Arbitrary<Knobs> {
     }),
     query: fc.array(queryPair, { maxLength: 4 }),
     bodyKind: fc.constantFrom('valid', 'mutated', 'mutated', 'mutated', 'strange', 'none', 'oversized'),
+    otherMethod: sometimes(fc.constantFrom<HttpMethod>('HEAD', 'PUT', 'OPTIONS', 'PATCH', 'DELETE', 'GET'), 1, 15),
     mutations: fc.array(mutation, { minLength: 1, maxLength: 3 }),
     strange: strangeBody,
     contentType: sometimes(contentTypes, 1, 6),
     idempotencyKey: sometimes(idempotencyKeys, 1, 3),
+    credentials: sometimes(credentials, 1, 8),
   });
 }
 
@@ -507,13 +594,30 @@ function buildCase(route: FuzzRoute, world: World, knobs: Knobs, body: unknown):
   else if (knobs.bodyKind === 'mutated' && body !== undefined) payload = serialize(mutate(body, knobs.mutations));
   if (payload !== undefined) headers['content-type'] = knobs.contentType ?? 'application/json';
   if (knobs.idempotencyKey !== undefined) headers['idempotency-key'] = knobs.idempotencyKey;
-  return { route: route.key, method: route.method, url: query === '' ? path : `${path}?${query}`, headers, payload };
+  if (knobs.credentials !== undefined) {
+    const token = world.owner.accessToken;
+    const { authorization, cookies, csrf, console: fromConsole } = knobs.credentials;
+    if (authorization === undefined) delete headers.authorization;
+    else headers.authorization = authorization.replace('{token}', token);
+    const cookie = cookies.map(([name, value]) => `${name}=${value.replace('{token}', token)}`).join('; ');
+    if (cookie !== '') headers.cookie = cookie;
+    if (csrf !== undefined) headers['x-csrf-token'] = csrf;
+    if (fromConsole) headers['x-aihub-client'] = 'console';
+  }
+  return {
+    route: route.key,
+    method: knobs.otherMethod ?? route.method,
+    url: query === '' ? path : `${path}?${query}`,
+    headers,
+    payload,
+  };
 }
 
 /** Why `response` is not an acceptable answer, or undefined when it is. */
 function judge(fuzzCase: FuzzCase, response: LightMyRequestResponse): string | undefined {
   if (response.statusCode >= 500) return `answered ${response.statusCode}`;
   if (response.statusCode < 400) return undefined;
+  if (fuzzCase.method === 'HEAD') return response.body === '' ? undefined : 'HEAD answered with a body';
   const contentType = String(response.headers['content-type'] ?? '');
   let body: Record<string, unknown>;
   try {
