@@ -32,6 +32,8 @@ describe('the official openai SDK against the gateway', () => {
   it('creates a chat completion', async () => {
     const completion = await client.chat.completions.create({ model: 'test', messages });
     expect(completion.object).toBe('chat.completion');
+    // The alias the client asked for, not the upstream's model name.
+    expect(completion.model).toBe('test');
     expect(completion.choices[0]?.message.content).toBe(mockCompletionText(mockChunks));
     expect(completion.choices[0]?.finish_reason).toBe('stop');
     expect(completion.usage).toMatchObject({ prompt_tokens: 13, completion_tokens: mockChunks, total_tokens: 23 });
@@ -55,6 +57,7 @@ describe('the official openai SDK against the gateway', () => {
     expect(last.choices).toEqual([]);
     expect(last.usage).toMatchObject({ prompt_tokens: 13, completion_tokens: mockChunks });
     expect(chunks.slice(0, -1).every((chunk) => chunk.usage === null || chunk.usage === undefined)).toBe(true);
+    expect(new Set(chunks.map((chunk) => chunk.model))).toEqual(new Set(['test']));
   });
 
   it('streams without usage when it was not asked for', async () => {
@@ -62,7 +65,7 @@ describe('the official openai SDK against the gateway', () => {
     const chunks: OpenAI.ChatCompletionChunk[] = [];
     for await (const chunk of stream) chunks.push(chunk);
     expect(chunks.length).toBeGreaterThan(mockChunks);
-    expect(chunks.some((chunk) => chunk.usage)).toBe(false);
+    expect(chunks.some((chunk) => 'usage' in chunk)).toBe(false);
     expect(chunks.at(-1)?.choices[0]?.finish_reason).toBe('stop');
   });
 
