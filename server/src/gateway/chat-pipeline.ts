@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, isAppError } from '../errors/app-error.ts';
 import { SseParser } from '../lib/sse-parser.ts';
 import type { InboundCodec } from '../providers/spec/inbound-codec.ts';
-import type { ChatRequest } from '../providers/spec/openai-types.ts';
+import type { ChatChoice, ChatChunkChoice, ChatRequest } from '../providers/spec/openai-types.ts';
 import type { StreamItem, TokenUsage } from '../providers/spec/provider-adapter.ts';
 import { resolveModelFor, type GatewayContext } from './gateway-context.ts';
 import { collectMessageTexts } from './meter/message-text.ts';
@@ -76,7 +76,7 @@ export async function runChat(
       (await countChatUsage(
         gateway,
         chat,
-        parsed.completion.choices.map((choice) => choice.message?.content ?? '').join(''),
+        parsed.completion.choices.map(completionText).join(''),
       ));
     recordCompletion(meter, disconnect.signal, usage, parsed.usage ? 'upstream' : 'counted');
     const payload = passthrough
@@ -89,6 +89,12 @@ export async function runChat(
   } finally {
     disconnect.dispose();
   }
+}
+
+/** The text of one upstream choice, whatever shape an upstream gave it (a count must not fail on it). */
+function completionText(choice: ChatChoice | null): string {
+  const content = choice?.message?.content;
+  return typeof content === 'string' ? content : '';
 }
 
 async function countChatUsage(gateway: GatewayContext, chat: ChatRequest, completionText: string): Promise<TokenUsage> {
@@ -148,7 +154,7 @@ async function relayStream(request: FastifyRequest, reply: FastifyReply, relay: 
       }
       meter.markFirstToken();
       for (const choice of item.chunk.choices) {
-        const content = choice.delta?.content;
+        const content = (choice as ChatChunkChoice | null)?.delta?.content;
         if (typeof content === 'string') delivered.push(content);
       }
       if (item.kind === 'usage') usage = item.usage;

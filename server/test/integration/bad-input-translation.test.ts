@@ -1,3 +1,5 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { FailureMode } from '@aihub/mock-upstream';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ConfigFile } from '../../src/config/file-schema.ts';
@@ -780,5 +782,48 @@ describe('bad input and broken upstreams across formats', () => {
         });
       },
     );
+  });
+});
+
+describe('an OpenAI-format upstream whose choices are not objects and who reports no usage', () => {
+  let testApp: TestApp;
+  let upstream: Server;
+  beforeAll(async () => {
+    const body = '{"id":"chatcmpl-odd","object":"chat.completion","model":"odd","choices":[null,{"index":1}]}';
+    const stream =
+      'data: {"id":"c","object":"chat.completion.chunk","model":"odd","choices":[null]}\n\ndata: [DONE]\n\n';
+    upstream = createServer((request, response) => {
+      let text = '';
+      request.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      request.on('end', () => {
+        const streamed = (JSON.parse(text) as { stream?: boolean }).stream === true;
+        response.writeHead(200, { 'content-type': streamed ? 'text/event-stream' : 'application/json' });
+        response.end(streamed ? stream : body);
+      });
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const { port } = upstream.address() as AddressInfo;
+    testApp = await startTestApp({
+      configFile: () => ({
+        providers: [{ id: 'odd', type: 'openai-compatible', base_url: `http://127.0.0.1:${port}/v1` }],
+        models: [{ name: 'm-odd', deployments: [{ provider: 'odd', model: 'odd' }] }],
+      }),
+    });
+  });
+  afterAll(async () => {
+    await testApp.close();
+    await new Promise((resolve) => upstream.close(resolve));
+  });
+
+  it.each([false, true])('counts usage without failing (stream: %s)', async (stream) => {
+    const response = await testApp.instance.app.inject({
+      method: 'POST',
+      url: '/v1/chat/completions',
+      headers: testApp.headers(),
+      payload: { model: 'm-odd', messages: [{ role: 'user', content: 'hello' }], stream },
+    });
+    expect(response.statusCode).toBe(200);
+    const record = await flushAndFindOnlyRecord(testApp, response.headers['x-request-id'] as string);
+    expect(record).toMatchObject({ outcome: 'success', usage_source: 'counted', completion_tokens: 0 });
   });
 });
