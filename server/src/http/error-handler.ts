@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, isAppError } from '../errors/app-error.ts';
+import { AppError, isAppError, type ErrorCode } from '../errors/app-error.ts';
 import { encodeProblem, problemContentType } from '../api/problem.ts';
 import { inboundCodecFor, type InboundFormat } from '../providers/inbound-codecs.ts';
 
@@ -63,6 +63,15 @@ export function sendError(reply: FastifyReply, error: AppError): FastifyReply {
   return reply.code(error.status).send(inboundCodecFor(format).encodeError(error));
 }
 
+/** The closed-set code for a client error status Fastify or a plugin raises; any other 4xx is `invalid_request`. */
+const fastifyClientErrors: Partial<Record<number, ErrorCode>> = {
+  403: 'forbidden',
+  404: 'route_not_found',
+  405: 'method_not_allowed',
+  414: 'uri_too_long',
+  415: 'unsupported_media_type',
+};
+
 /** Maps Fastify's own errors (parsing, limits, validation) into the closed set. */
 export function toAppError(error: FastifyError | Error): AppError {
   if (isAppError(error)) return error;
@@ -107,10 +116,12 @@ export function toAppError(error: FastifyError | Error): AppError {
   }
   if (fastifyError.statusCode === 413) return new AppError('body_too_large', 'the request body is too large');
   if (fastifyError.statusCode === 415) return new AppError('unsupported_media_type', 'unsupported content type');
-  // Any other refusal Fastify itself raises is the client's: never a 500 for it.
+  // Any other refusal Fastify or its plugins raise is the client's (a static file path with a NUL is a 403): never
+  // a 500 for it.
   const status = fastifyError.statusCode ?? 500;
   if (fastifyError.code?.startsWith('FST_') && status >= 400 && status < 500) {
-    return new AppError('invalid_request', `the request is malformed (${fastifyError.code ?? status})`);
+    const code = fastifyClientErrors[status] ?? 'invalid_request';
+    return new AppError(code, `the request was refused (${fastifyError.code}: ${fastifyError.message})`);
   }
   return new AppError('internal_error', 'an internal error occurred', { cause: error });
 }

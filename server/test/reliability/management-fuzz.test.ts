@@ -88,7 +88,8 @@ function readFuzzRoutes(served: readonly string[], document: OpenApiDocument): F
         key,
         method: method as FuzzRoute['method'],
         path,
-        pathParameters: [...path.matchAll(/\{(\w+)\}/g)].map((match) => match[1] ?? ''),
+        // A wildcard (`/api/docs/*`, static files) is a parameter too: traversal attempts go there.
+        pathParameters: [...path.matchAll(/\{(\w+)\}|\*/g)].map((match) => match[1] ?? '*'),
         queryParameters: (operation?.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name),
         body: operation?.requestBody?.content?.['application/json']?.schema,
       },
@@ -580,11 +581,10 @@ function buildCase(route: FuzzRoute, world: World, knobs: Knobs, body: unknown):
     token: world.invitationToken,
   };
   let index = 0;
-  let path = route.path.replace(/\{(\w+)\}/g, (_match, name: string) => {
+  const path = route.path.replace(/\{(\w+)\}|\*/g, (_match, name: string | undefined) => {
     const bad = knobs.badParams[index++];
-    return bad ?? encodeURIComponent(values[name] ?? 'fuzz');
+    return bad ?? encodeURIComponent(name === undefined ? 'index.html' : (values[name] ?? 'fuzz'));
   });
-  path = path.replace('/*', '/fuzz');
   const query = knobs.query.map(([name, value]) => `${safeEncode(name)}=${safeEncode(value)}`).join('&');
   const headers: Record<string, string | string[]> = { authorization: world.owner.headers.authorization ?? '' };
   let payload: string | undefined;
@@ -845,6 +845,13 @@ describe.each(testEngines)('malformed management requests found by fuzzing, on %
     const problem = problemOf(await send('GET', `/api/v1/organizations/${'a'.repeat(5_000)}`), 414);
     expect(problem.code).toBe('uri_too_long');
     problemOf(await send('POST', `${org()}/teams/${'t'.repeat(300)}/members`, '{"user_id":"x"}'), 414);
+  });
+
+  it('answers a NUL or traversal in a static file path with 4xx problem+json (a NUL was a 500)', async () => {
+    expect(problemOf(await send('GET', '/api/docs/static/a%00b.js'), 403).code).toBe('forbidden');
+    for (const url of ['/api/docs/static/..%2f..%2fpackage.json', '/api/docs/static/%C0%AE%C0%AE/package.json']) {
+      expect((await send('GET', url)).statusCode).toBeOneOf([400, 404]);
+    }
   });
 
   it('answers a path that is not valid percent-encoding with 400 problem+json', async () => {
