@@ -72,12 +72,7 @@ export async function runChat(
     }
     const parsed = parseUpstream(() => adapter.parseChatResponse(text, chat));
     const usage =
-      parsed.usage ??
-      (await countChatUsage(
-        gateway,
-        chat,
-        parsed.completion.choices.map(completionText).join(''),
-      ));
+      parsed.usage ?? (await countChatUsage(gateway, chat, parsed.completion.choices.map(completionText).join('')));
     recordCompletion(meter, disconnect.signal, usage, parsed.usage ? 'upstream' : 'counted');
     const payload = passthrough
       ? (codec.encodePassthroughResponse?.(text, chat.model) ?? text)
