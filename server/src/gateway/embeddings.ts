@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../errors/app-error.ts';
+import { editTopLevelMembers } from '../providers/openai/top-level-members.ts';
 import type { EmbeddingsRequest, JsonValue } from '../providers/spec/openai-types.ts';
 import { resolveModelFor, type GatewayContext } from './gateway-context.ts';
 import { RequestMeter } from './meter/request-meter.ts';
@@ -50,7 +51,11 @@ export function registerEmbeddings(app: FastifyInstance, gateway: GatewayContext
           cachedTokens: 0,
         };
         recordCompletion(meter, disconnect.signal, usage, parsed.usage ? 'upstream' : 'counted');
-        const payload = adapter.wireFormat === 'openai' ? text : JSON.stringify(parsed.response);
+        // Like chat responses, embeddings name the model the client asked for, not the upstream's.
+        const payload =
+          adapter.wireFormat === 'openai'
+            ? (editTopLevelMembers(text, { model: body.model, dropNullUsage: false }) ?? text)
+            : JSON.stringify({ ...parsed.response, model: body.model });
         return reply.code(200).header('content-type', 'application/json').send(payload);
       } catch (error) {
         recordFailure(meter, error, disconnect.signal);

@@ -23,7 +23,13 @@ function responseConfigFile(upstreamUrl: string): ConfigFile {
       { name: 'm-openai', aliases: ['openai-alias'], deployments: [{ provider: 'openai-mock', model: 'mock-gpt' }] },
       { name: 'm-anthropic', deployments: [{ provider: 'anthropic-mock', model: 'claude-mock' }] },
       { name: 'm-gemini', deployments: [{ provider: 'gemini-mock', model: 'gemini-mock' }] },
-      { name: 'e-openai', kind: 'embedding', deployments: [{ provider: 'openai-mock', model: 'mock-embed' }] },
+      {
+        name: 'e-openai',
+        kind: 'embedding',
+        aliases: ['embed-alias'],
+        deployments: [{ provider: 'openai-mock', model: 'mock-embed' }],
+      },
+      { name: 'e-gemini', kind: 'embedding', deployments: [{ provider: 'gemini-mock', model: 'gemini-embed' }] },
     ],
   };
 }
@@ -39,15 +45,16 @@ describe('gateway response details', () => {
   let testApp: TestApp;
   let origin: string;
   const requestIds: string[] = [];
-  const serverSockets: Socket[] = [];
+  /** The server side of each request's connection, in arrival order. */
+  const requestSockets: Socket[] = [];
   beforeAll(async () => {
     testApp = await startTestApp({ configFile: responseConfigFile });
     const { app } = testApp.instance;
     app.addHook('onRequest', (request, _reply, done) => {
       requestIds.push(request.id);
+      requestSockets.push(request.raw.socket);
       done();
     });
-    app.server.on('connection', (socket: Socket) => serverSockets.push(socket));
     origin = await listenOnLoopback(app);
   });
   afterEach(() => {
@@ -112,6 +119,19 @@ describe('gateway response details', () => {
     );
   });
 
+  it.each(['e-openai', 'embed-alias', 'e-gemini'])('on /v1/embeddings for %s, floats and base64', async (model) => {
+    for (const encoding_format of ['float', 'base64']) {
+      const response = await testApp.instance.app.inject({
+        method: 'POST',
+        url: '/v1/embeddings',
+        headers: testApp.headers(),
+        payload: { model, input: ['one', 'two'], encoding_format },
+      });
+      expect(response.statusCode).toBe(200);
+      expect(response.json<{ model: string; data: unknown[] }>()).toMatchObject({ model, data: [{}, {}] });
+    }
+  });
+
   it.each(['m-openai', 'm-anthropic', 'm-gemini'])(
     'leaves usage out of every chunk of %s when the client did not ask for it',
     async (model) => {
@@ -157,15 +177,12 @@ describe('gateway response details', () => {
     const counter = testApp.instance.services.gateway.tokenCounter;
     const countMessages = counter.countMessages.bind(counter);
     const client = new AbortController();
-    const socketsBefore = serverSockets.length;
     // The client leaves while the count runs, and the count only ends once the server has seen it go.
     vi.spyOn(counter, 'countMessages').mockImplementationOnce(async (texts) => {
-      const sockets = serverSockets.slice(socketsBefore);
-      const closed = Promise.all(
-        sockets.map((socket) =>
-          socket.destroyed ? Promise.resolve() : new Promise<void>((resolve) => socket.once('close', () => resolve())),
-        ),
-      );
+      const socket = requestSockets.at(-1)!;
+      const closed = socket.destroyed
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => socket.once('close', () => resolve()));
       client.abort();
       await closed;
       return countMessages(texts);

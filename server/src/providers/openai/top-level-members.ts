@@ -20,6 +20,11 @@ const quote = 34;
 const backslash = 92;
 const colon = 58;
 const comma = 44;
+/**
+ * The characters that matter when skipping a nested value. The regex engine finds the next one far faster than a
+ * loop over every character (an embeddings body is mostly digits). Shared, as every use is synchronous.
+ */
+const structural = /["[\]{}]/g;
 
 export function editTopLevelMembers(text: string, edits: TopLevelEdits): string | undefined {
   let position = skipWhitespace(text, 0);
@@ -99,14 +104,17 @@ function endOfValue(text: string, position: number): number {
     return end === -1 ? -1 : end + 1;
   }
   if (first === openBrace || first === openBracket) {
+    structural.lastIndex = position;
     let depth = 0;
-    for (let index = position; index < text.length; index += 1) {
+    for (let match = structural.exec(text); match !== null; match = structural.exec(text)) {
+      const index = match.index;
       const code = text.charCodeAt(index);
       if (code === quote) {
-        index = endOfString(text, index);
-        if (index === -1) return -1;
+        const end = endOfString(text, index);
+        if (end === -1) return -1;
+        structural.lastIndex = end + 1;
       } else if (code === openBrace || code === openBracket) depth += 1;
-      else if (code === closeBrace || code === closeBracket) {
+      else {
         depth -= 1;
         if (depth === 0) return index + 1;
       }
