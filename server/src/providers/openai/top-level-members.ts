@@ -15,7 +15,6 @@ export interface TopLevelEdits {
 const openBrace = 123;
 const closeBrace = 125;
 const openBracket = 91;
-const closeBracket = 93;
 const quote = 34;
 const backslash = 92;
 const colon = 58;
