@@ -854,6 +854,11 @@ describe.each(testEngines)('malformed management requests found by fuzzing, on %
     }
   });
 
+  it('answers a body shorter than its Content-Length with 400 problem+json saying so', async () => {
+    const response = await send('POST', `${org()}/teams`, '{"name":"Short"}', { 'content-length': '400' });
+    expect(problemOf(response, 400).detail).toMatch(/Content-Length/);
+  });
+
   it('answers a path that is not valid percent-encoding with 400 problem+json', async () => {
     expect(problemOf(await send('GET', '/api/v1/organizations/%ZZ'), 400).code).toBe('invalid_request');
     problemOf(await send('GET', `${org()}/keys/%C0%AF`), 400);
