@@ -6,6 +6,7 @@ import { redactSecrets } from '../modules/audit/index.ts';
 import { IdempotencyRepository, type IdempotencyRecord } from '../modules/idempotency/index.ts';
 import type { Actor, OrgScope } from '../modules/shared/index.ts';
 import type { Authorizer } from '../modules/tenancy/index.ts';
+import { problemContentType } from './problem.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -169,11 +170,14 @@ async function replay(
   }
   const actor = actorOf(request);
   if (actor) await reauthorize(authorizer, readChecks(existing.authorizations), actor);
-  return reply
-    .code(existing.status)
-    .header('idempotent-replayed', 'true')
-    .type('application/json')
-    .send(existing.response ?? '');
+  return (
+    reply
+      .code(existing.status)
+      .header('idempotent-replayed', 'true')
+      // Errors of the management API are always problem details; successes are JSON.
+      .type(existing.status >= 400 ? problemContentType : 'application/json')
+      .send(existing.response ?? '')
+  );
 }
 
 // --- Re-authorization -----------------------------------------------------------------------------------------

@@ -145,6 +145,19 @@ describe.each(testEngines)('idempotent replays on %s', (engine) => {
     expect((await storedRecord(key)).status).toBe(201);
   });
 
+  it('replays a refusal as the same problem+json', async () => {
+    const key = freshKey();
+    const member = await createSignedInUser(testApp);
+    await addMember(testApp, orgId, member, 'member');
+    const first = await invite(owner, key, member.email);
+    expect(first.statusCode).toBe(409);
+    const replayed = await invite(owner, key, member.email);
+    expect(replayed.statusCode).toBe(409);
+    expect(replayed.headers['idempotent-replayed']).toBe('true');
+    expect(replayed.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(replayed.json()).toEqual(first.json());
+  });
+
   it('lets only one of several concurrent first requests run; the others get 409 or the replay', async () => {
     const key = freshKey();
     const responses = await Promise.all(Array.from({ length: 6 }, () => invite(owner, key, 'racing@example.com')));
