@@ -66,6 +66,8 @@ export interface CreateAppOptions {
   mailer?: Mailer;
   /** The clock key expiry and rotation grace are judged by (tests move it instead of sleeping). */
   now?: () => number;
+  /** Start the token-counting worker now, so the first count does not wait for its rank table (`serve` does). */
+  warmTokenizer?: boolean;
 }
 
 /** Builds the whole service: storage, gateway pieces and HTTP routes. Tests drive the result in-process. */
@@ -108,6 +110,10 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     sink: usage,
     flushIntervalMs: config.metering.flushIntervalMs,
     maxBatchSize: config.metering.maxBatchSize,
+    ...(config.metering.maxPendingInMemory === undefined
+      ? {}
+      : { maxPendingInMemory: config.metering.maxPendingInMemory }),
+    ...(config.metering.retryMaxMs === undefined ? {} : { retryMaxMs: config.metering.retryMaxMs }),
     afterBatch: (records) => keys.touchLastUsed(latestUsePerKey(records)),
     // Once per outage: the backlog in /health/ready says how it goes from there.
     onError: (error) => {
@@ -115,10 +121,6 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
         app.log.error({ err: error }, 'usage batch could not be written; kept in the journal, retrying with backoff');
       }
     },
-    ...(config.metering.maxPendingInMemory === undefined
-      ? {}
-      : { maxPendingInMemory: config.metering.maxPendingInMemory }),
-    ...(config.metering.retryMaxMs === undefined ? {} : { retryMaxMs: config.metering.retryMaxMs }),
   });
   const replay = await journal.start();
   if (replay.replayed > 0) app.log.info(replay, 'usage records recovered from the journal');
@@ -143,7 +145,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     catalog: new ModelCatalog(config),
     upstream: new UpstreamClient(),
     journal,
-    tokenCounter: new TokenCounter(),
+    tokenCounter: startTokenCounter(options.warmTokenizer ?? false),
   };
 
   registerErrorHandling(app);
@@ -252,4 +254,10 @@ function latestUsePerKey(records: readonly UsageRecordInsert[]): Map<string, num
       latest.set(record.key_id, record.created_at);
   }
   return latest;
+}
+
+function startTokenCounter(warm: boolean): TokenCounter {
+  const counter = new TokenCounter();
+  if (warm) counter.warm();
+  return counter;
 }

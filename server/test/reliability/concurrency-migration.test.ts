@@ -20,9 +20,8 @@ describe.each(testEngines)('migration 0005 (invariants as unique indexes) on %s'
     database = await createTestDatabase(engine);
     await migrateToLatest(database.handle.db);
     db = database.handle.db as unknown as Kysely<unknown>;
-    const down = tenancyInvariantsMigration.down;
-    if (!down) throw new Error('migration 0005 has no down step');
-    await down(db);
+    if (!tenancyInvariantsMigration.down) throw new Error('migration 0005 has no down step');
+    await tenancyInvariantsMigration.down(db);
     const tenant = database.handle.db;
     for (const [index, id] of ['u1', 'u2', 'u3'].entries()) {
       await tenant
