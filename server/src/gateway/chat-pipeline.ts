@@ -122,6 +122,10 @@ async function relayStream(request: FastifyRequest, reply: FastifyReply, relay: 
   const delivered: string[] = [];
   let usage: TokenUsage | undefined;
 
+  // Until the upstream reports usage, checkpoints estimate the prompt at four characters a token, so a stream cut by a
+  // crash is not recorded as free of input.
+  meter.recordProgress({ promptTokens: estimatePromptTokens(call.chat), completionTokens: 0, cachedTokens: 0 });
+
   reply.hijack();
   const raw = reply.raw;
   const headers: Record<string, string> = {
@@ -152,7 +156,10 @@ async function relayStream(request: FastifyRequest, reply: FastifyReply, relay: 
         const content = (choice as ChatChunkChoice | null)?.delta?.content;
         if (typeof content === 'string') delivered.push(content);
       }
-      if (item.kind === 'usage') usage = item.usage;
+      if (item.kind === 'usage') {
+        usage = item.usage;
+        meter.recordProgress(usage);
+      }
       output += encoder.encode(item);
     }
     return { output, done: false };
@@ -194,4 +201,10 @@ async function relayStream(request: FastifyRequest, reply: FastifyReply, relay: 
       raw.end(encoder.encodeError(isAppError(error) ? error : new AppError('internal_error', 'the stream failed')));
     }
   }
+}
+
+function estimatePromptTokens(chat: ChatRequest): number {
+  let characters = 0;
+  for (const text of collectMessageTexts(chat.messages)) characters += text.length;
+  return Math.ceil(characters / 4);
 }
