@@ -53,6 +53,33 @@ export default tseslint.config(
       ],
     },
   },
+  // SQL lives in repositories (ARCHITECTURE.md, "Import rules"). This block repeats the process.env rule because a
+  // later `no-restricted-syntax` replaces the earlier one's selectors rather than adding to them.
+  {
+    files: ['server/src/**/*.ts'],
+    ignores: ['server/src/**/*-repository.ts', 'server/src/db/**', 'server/src/modules/shared/list-query.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "MemberExpression[object.name='process'][property.name='env']",
+          message:
+            'Read configuration through server/src/config (parsed once, injected); only config/ and entry points read process.env.',
+        },
+        {
+          selector:
+            'CallExpression > MemberExpression.callee[property.name=/^(selectFrom|insertInto|updateTable|deleteFrom|selectNoFrom)$/]',
+          message:
+            'SQL lives in repositories: build queries only in a *-repository.ts file (or db/ for maintenance) and call a repository method here. Services may open a transaction() as a unit of work and hand it to repositories.',
+        },
+        {
+          selector: "TaggedTemplateExpression[tag.name='sql'], CallExpression[callee.object.name='sql']",
+          message:
+            'SQL lives in repositories: raw sql belongs in a *-repository.ts file, db/ (maintenance, pings) or the shared list-query helpers, not in services, routes or hooks.',
+        },
+      ],
+    },
+  },
   {
     files: [
       'server/src/config/**',

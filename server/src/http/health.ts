@@ -1,6 +1,6 @@
-import { sql } from 'kysely';
 import type { FastifyInstance } from 'fastify';
 import type { DatabaseHandle } from '../db/database.ts';
+import { runPingQuery } from '../db/database-ping.ts';
 import type { UsageBacklog } from '../gateway/meter/usage-journal.ts';
 
 export interface HealthDependencies {
@@ -49,7 +49,7 @@ async function pingDatabase(database: DatabaseHandle, timeoutMs: number): Promis
   const deadline = new Promise<string>((resolve) => {
     timer = setTimeout(() => resolve(`no answer within ${timeoutMs} ms`), timeoutMs);
   });
-  const ping = sql`select 1`.execute(database.db).then(
+  const ping = runPingQuery(database.db).then(
     () => undefined,
     (error: unknown) => describeFailure(error),
   );

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { DatabaseSchema } from '../../db/schema.ts';
 import { AuditClock } from './audit-clock.ts';
+import { AuditRepository } from './audit-repository.ts';
 import type { Actor } from '../shared/index.ts';
 
 export interface AuditEventInput {
@@ -31,23 +32,20 @@ export async function recordAuditEvent(
   now = Date.now(),
 ): Promise<void> {
   const stamp = auditClock.next(now);
-  await executor
-    .insertInto('audit_events')
-    .values({
-      id: stamp.id,
-      org_id: event.orgId,
-      actor_user_id: event.actor?.userId ?? null,
-      actor_key_id: event.actor?.keyId ?? null,
-      action: event.action,
-      target_type: event.targetType,
-      target_id: event.targetId,
-      before: event.before === undefined ? null : JSON.stringify(auditSnapshot(event.before)),
-      after: event.after === undefined ? null : JSON.stringify(auditSnapshot(event.after)),
-      ip: event.actor?.ip ?? null,
-      request_id: event.actor?.requestId ?? null,
-      created_at: stamp.at,
-    })
-    .execute();
+  await new AuditRepository(executor).insert({
+    id: stamp.id,
+    org_id: event.orgId,
+    actor_user_id: event.actor?.userId ?? null,
+    actor_key_id: event.actor?.keyId ?? null,
+    action: event.action,
+    target_type: event.targetType,
+    target_id: event.targetId,
+    before: event.before === undefined ? null : JSON.stringify(auditSnapshot(event.before)),
+    after: event.after === undefined ? null : JSON.stringify(auditSnapshot(event.after)),
+    ip: event.actor?.ip ?? null,
+    request_id: event.actor?.requestId ?? null,
+    created_at: stamp.at,
+  });
 }
 
 /**

@@ -2,7 +2,10 @@ import type { Database } from '../../db/database.ts';
 import type { OrgRole, TeamRole } from '../../db/schema.ts';
 import { AppError } from '../../errors/app-error.ts';
 import type { Actor, OrgScope, PlatformScope } from '../shared/index.ts';
+import { MemberRepository } from './member-repository.ts';
+import { OrganizationRepository } from './organization-repository.ts';
 import { orgRoleAllows, orgRoleRank, teamRoleAllows, type Action } from './permissions.ts';
+import { TeamRepository } from './team-repository.ts';
 
 export type { Actor, OrgScope, PlatformScope } from '../shared/index.ts';
 
@@ -55,7 +58,7 @@ export class Authorizer {
     const scope = await this.resolveScope(actor, orgId);
     if (orgRoleAllows(action, scope.role) || actor.platformRole === 'admin') return scope;
     if (options.teamId !== undefined) {
-      const teamRole = await this.#teamRole(orgId, options.teamId, actor.userId);
+      const teamRole = await new TeamRepository(this.#db).findMemberRole(scope, options.teamId, actor.userId);
       if (teamRole && teamRoleAllows(action, teamRole)) return scope;
     }
     throw new AppError('forbidden', `your role in this organization does not allow ${action}`);
@@ -165,7 +168,7 @@ export class Authorizer {
   }
 
   async #assertTeamKeyRight(scope: OrgScope, action: Action, teamId: string): Promise<void> {
-    const teamRole = await this.#teamRole(scope.orgId, teamId, scope.actor.userId);
+    const teamRole = await new TeamRepository(this.#db).findMemberRole(scope, teamId, scope.actor.userId);
     if (!teamRole || !teamRoleAllows(action, teamRole)) {
       throw new AppError(
         'forbidden',
@@ -182,13 +185,9 @@ export class Authorizer {
     if (actor.via !== 'session') {
       throw new AppError('forbidden', 'invitations are answered by a signed-in person, not with an API key');
     }
-    const organization = await this.#db
-      .selectFrom('organizations')
-      .select(['id'])
-      .where('id', '=', grant.orgId)
-      .where('deleted_at', 'is', null)
-      .executeTakeFirst();
-    if (!organization) throw new AppError('not_found', 'invitation not found');
+    if (!(await new OrganizationRepository(this.#db).isLive(grant.orgId))) {
+      throw new AppError('not_found', 'invitation not found');
+    }
     if (actorEmail.toLowerCase() !== grant.email.toLowerCase()) {
       throw new AppError('forbidden', 'this invitation was sent to another email address');
     }
@@ -199,31 +198,9 @@ export class Authorizer {
   async resolveScope(actor: Actor, orgId: string): Promise<OrgScope> {
     const notFound = new AppError('not_found', 'organization not found');
     if (actor.keyOrgId !== undefined && actor.keyOrgId !== orgId) throw notFound;
-    const organization = await this.#db
-      .selectFrom('organizations')
-      .select(['id'])
-      .where('id', '=', orgId)
-      .where('deleted_at', 'is', null)
-      .executeTakeFirst();
-    if (!organization) throw notFound;
-    const membership = await this.#db
-      .selectFrom('org_members')
-      .select(['role'])
-      .where('org_id', '=', orgId)
-      .where('user_id', '=', actor.userId)
-      .executeTakeFirst();
-    if (!membership && actor.platformRole !== 'admin') throw notFound;
-    return { orgId, actor, role: membership?.role ?? 'owner' } as OrgScope;
-  }
-
-  async #teamRole(orgId: string, teamId: string, userId: string): Promise<TeamRole | undefined> {
-    const row = await this.#db
-      .selectFrom('team_members')
-      .select(['role'])
-      .where('org_id', '=', orgId)
-      .where('team_id', '=', teamId)
-      .where('user_id', '=', userId)
-      .executeTakeFirst();
-    return row?.role;
+    if (!(await new OrganizationRepository(this.#db).isLive(orgId))) throw notFound;
+    const role = await new MemberRepository(this.#db).findRoleForAuthorization(orgId, actor.userId);
+    if (role === undefined && actor.platformRole !== 'admin') throw notFound;
+    return { orgId, actor, role: role ?? 'owner' } as OrgScope;
   }
 }

@@ -17,6 +17,7 @@ import {
 import type { ListWindow } from '../shared/index.ts';
 import { MemberRepository } from './member-repository.ts';
 import { TeamRepository } from './team-repository.ts';
+import { UserRepository } from '../users/index.ts';
 
 export const defaultInvitationDays = 7;
 export const maxInvitationDays = 30;
@@ -227,7 +228,7 @@ export class InvitationService {
   }
 
   async #emailOf(actor: Actor): Promise<string> {
-    const user = await this.#db.selectFrom('users').select('email').where('id', '=', actor.userId).executeTakeFirst();
+    const user = await new UserRepository(this.#db).findById(actor.userId);
     if (!user) throw new AppError('unauthenticated', 'this account no longer exists');
     return user.email;
   }

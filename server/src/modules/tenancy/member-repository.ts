@@ -104,6 +104,20 @@ export class MemberRepository {
     return true;
   }
 
+  /**
+   * The role `userId` holds in `orgId`, or undefined when they are not a member. Unscoped by design: the Authorizer
+   * calls it to decide whether a scope exists at all, so there is no scope to pass yet.
+   */
+  async findRoleForAuthorization(orgId: string, userId: string): Promise<OrgRole | undefined> {
+    const row = await this.#db
+      .selectFrom('org_members')
+      .select(['role'])
+      .where('org_id', '=', orgId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return row?.role;
+  }
+
   /** Whether some member of this organization already uses `email` (invitations to members are refused). */
   async hasMemberWithEmail(scope: OrgScope, email: string): Promise<boolean> {
     const row = await this.#members(scope)

@@ -20,8 +20,9 @@ export interface OrganizationFilters {
 
 /**
  * SQL for organizations. Reads and writes of one organization take its `OrgScope`; the only unscoped statements are
- * creating a tenant (there is no scope before it exists) and the two listings, which are bound to the caller's own
- * memberships or to a platform-admin scope. Soft-deleted organizations are invisible to every method.
+ * creating a tenant (there is no scope before it exists), the two listings, which are bound to the caller's own
+ * memberships or to a platform-admin scope, and the two reads by bare id that come before any scope: the Authorizer's
+ * existence check and the SSO settings read before sign-in. Soft-deleted organizations are invisible to every method.
  */
 export class OrganizationRepository {
   readonly #db: Kysely<DatabaseSchema>;
@@ -50,6 +51,28 @@ export class OrganizationRepository {
       .values({ org_id: values.id, user_id: values.ownerUserId, role: 'owner', created_at: values.now })
       .execute();
     return row;
+  }
+
+  /** Whether `orgId` names a live organization; the Authorizer asks before it creates a scope for it. */
+  async isLive(orgId: string): Promise<boolean> {
+    const row = await this.#db
+      .selectFrom('organizations')
+      .select(['id'])
+      .where('id', '=', orgId)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** A live organization's stored settings by bare id, for the SSO sign-in that runs before anyone is signed in. */
+  async findSettingsBeforeSignIn(orgId: string): Promise<string | undefined> {
+    const row = await this.#db
+      .selectFrom('organizations')
+      .select('settings')
+      .where('id', '=', orgId)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+    return row?.settings;
   }
 
   find(scope: OrgScope): Promise<VisibleOrganization | undefined> {

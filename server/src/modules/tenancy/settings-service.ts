@@ -131,14 +131,9 @@ export async function readSsoSettings(
   orgId: string,
   secretBox: SecretBox,
 ): Promise<OrgSsoSettings | undefined> {
-  const organization = await db
-    .selectFrom('organizations')
-    .select('settings')
-    .where('id', '=', orgId)
-    .where('deleted_at', 'is', null)
-    .executeTakeFirst();
-  if (!organization) return undefined;
-  const { sso } = parseOrgSettings(organization.settings);
+  const settings = await new OrganizationRepository(db).findSettingsBeforeSignIn(orgId);
+  if (settings === undefined) return undefined;
+  const { sso } = parseOrgSettings(settings);
   if (sso.issuer === null || sso.clientId === null || sso.clientSecretSealed === null) return undefined;
   let clientSecret: string;
   try {

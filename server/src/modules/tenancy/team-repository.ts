@@ -120,6 +120,18 @@ export class TeamRepository {
     ).execute();
   }
 
+  /** The role `userId` holds in the team, without the user join `findMember` does: the Authorizer's hot check. */
+  async findMemberRole(scope: OrgScope, teamId: string, userId: string): Promise<TeamRole | undefined> {
+    const row = await this.#db
+      .selectFrom('team_members')
+      .select(['role'])
+      .where('org_id', '=', scope.orgId)
+      .where('team_id', '=', teamId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return row?.role;
+  }
+
   findMember(scope: OrgScope, teamId: string, userId: string): Promise<TeamMemberRow | undefined> {
     return this.#members(scope, teamId).where('team_members.user_id', '=', userId).executeTakeFirst();
   }
