@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/config.ts';
 import type { Database } from '../db/database.ts';
-import type { KeyAuthenticator } from '../gateway/key-authenticator.ts';
 import type { AccessTokens, IdentityServices } from '../modules/identity/index.ts';
 import type { KeyService } from '../modules/keys/index.ts';
 import type { Authorizer } from '../modules/tenancy/index.ts';
@@ -13,7 +12,6 @@ export interface ApiContext {
   readonly authorizer: Authorizer;
   readonly accessTokens: AccessTokens;
   readonly keys: KeyService;
-  readonly keyAuthenticator: KeyAuthenticator;
   /** Sessions, sign-in, accounts and passwords (modules/identity). */
   readonly identity: IdentityServices;
 }

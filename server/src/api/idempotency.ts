@@ -20,12 +20,12 @@ declare module 'fastify' {
   }
 }
 
-export const idempotencyHeader = 'idempotency-key';
+const idempotencyHeader = 'idempotency-key';
 const maxKeyLength = 255;
 
-export const defaultIdempotencyTtlSeconds = 24 * 60 * 60;
+const defaultIdempotencyTtlSeconds = 24 * 60 * 60;
 /** A pending record older than this belongs to a request that died (a crash, a lost connection): taken over. */
-export const defaultIdempotencyLeaseSeconds = 60;
+const defaultIdempotencyLeaseSeconds = 60;
 const sweepIntervalMs = 10 * 60 * 1000;
 
 export interface IdempotencyOptions {
@@ -279,7 +279,7 @@ const minimumSecretLength = 12;
  * The response body as stored for replay: without the route's omitted fields, without any field named like a
  * secret, and without any string that embeds one of the removed values (an accept link carrying its token).
  */
-export function storableResponse(payload: string, omits: readonly string[]): string | null {
+function storableResponse(payload: string, omits: readonly string[]): string | null {
   let body: unknown;
   try {
     body = JSON.parse(payload);

@@ -11,8 +11,8 @@ export interface Page<T> {
   next_cursor: string | null;
 }
 
-export const defaultPageSize = 50;
-export const maxPageSize = 200;
+const defaultPageSize = 50;
+const maxPageSize = 200;
 
 export function readPageRequest(query: { limit?: string; cursor?: string }): PageRequest {
   const limit = query.limit === undefined ? defaultPageSize : Number(query.limit);
@@ -22,7 +22,7 @@ export function readPageRequest(query: { limit?: string; cursor?: string }): Pag
   return { limit, after: query.cursor === undefined ? undefined : decodeCursor(query.cursor) };
 }
 
-export function encodeCursor(sortValue: string | number, id: string): string {
+function encodeCursor(sortValue: string | number, id: string): string {
   return Buffer.from(JSON.stringify([sortValue, id])).toString('base64url');
 }
 

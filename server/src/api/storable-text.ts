@@ -12,7 +12,7 @@ export function assertNoNulCharacter(location: 'path' | 'query' | 'body', value:
 }
 
 /** The dotted path of the first string (or object key) holding U+0000, '' for the value itself; walked without recursion. */
-export function findNulCharacter(value: unknown): string | undefined {
+function findNulCharacter(value: unknown): string | undefined {
   const pending: { value: unknown; path: string }[] = [{ value, path: '' }];
   while (pending.length > 0) {
     const { value: current, path } = pending.pop()!;

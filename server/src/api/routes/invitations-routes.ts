@@ -3,6 +3,7 @@ import {
   InvitationService,
   invitationSortFields,
   invitationStatus,
+  invitationStatuses,
   maxInvitationDays,
   type InvitationRow,
 } from '../../modules/tenancy/index.ts';
@@ -20,7 +21,7 @@ import {
   type OrgParams,
 } from './tenancy-schemas.ts';
 
-const InvitationStatusSchema = Type.Enum(['pending', 'accepted', 'declined', 'revoked', 'expired']);
+const InvitationStatusSchema = Type.Enum([...invitationStatuses]);
 
 const InvitationSchema = Type.Object({
   id: Type.String(),

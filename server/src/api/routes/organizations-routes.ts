@@ -22,7 +22,7 @@ import {
 } from './tenancy-schemas.ts';
 
 /** The v1 shape of an organization. Kept as is; v2 (organizations-v2-routes.ts) nests settings and counts. */
-export const OrganizationSchema = Type.Object({
+const OrganizationSchema = Type.Object({
   id: Type.String(),
   name: Type.String(),
   role: Type.Union([OrgRoleSchema, Type.Null()], {
@@ -33,7 +33,7 @@ export const OrganizationSchema = Type.Object({
 });
 type OrganizationBody = Type.Static<typeof OrganizationSchema>;
 
-export function presentOrganization(organization: VisibleOrganization): OrganizationBody {
+function presentOrganization(organization: VisibleOrganization): OrganizationBody {
   return {
     id: organization.id,
     name: organization.name,

@@ -3,13 +3,14 @@ import { SecretBox } from '../../lib/secret-box.ts';
 import {
   maxDataRetentionDays,
   SettingsService,
+  ssoDefaultRoles,
   type OrgSettings,
   type SettingsPatch,
 } from '../../modules/tenancy/index.ts';
 import type { ApiRoutes } from '../api-context.ts';
 import { OrgParamsSchema, problemResponses, type OrgParams } from './tenancy-schemas.ts';
 
-const SsoRoleSchema = Type.Enum(['admin', 'billing', 'member', 'viewer']);
+const SsoRoleSchema = Type.Enum([...ssoDefaultRoles]);
 const NamesSchema = Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 100 });
 const DomainSchema = Type.String({
   maxLength: 253,

@@ -1,11 +1,12 @@
 import Type from 'typebox';
 import { parseSort, type ListSort, type ListWindow } from '../../modules/shared/index.ts';
+import { orgRoles, teamRoles } from '../../modules/tenancy/index.ts';
 import { readPageRequest, type PageRequest } from '../pagination.ts';
 
 /** Schemas and small helpers shared by the organization, team, member, invitation, settings and audit routes. */
 
-export const OrgRoleSchema = Type.Enum(['owner', 'admin', 'billing', 'member', 'viewer']);
-export const TeamRoleSchema = Type.Enum(['admin', 'member']);
+export const OrgRoleSchema = Type.Enum([...orgRoles]);
+export const TeamRoleSchema = Type.Enum([...teamRoles]);
 
 export { ProblemSchema, problemResponses } from '../problem.ts';
 

@@ -10,12 +10,10 @@ export type {
   KeyTarget,
   KeyAction,
 } from './authorizer.ts';
-export { permissions, orgRoles, teamRoles, orgRoleRank, orgRoleAllows, teamRoleAllows } from './permissions.ts';
+export { permissions, orgRoles, teamRoles } from './permissions.ts';
 export type { Action, Permission } from './permissions.ts';
 export { renderPermissionsTable } from './permissions-table.ts';
-export { parseSort, pageQuery } from '../shared/index.ts';
-export type { ListSort, ListWindow, ListAfter } from '../shared/index.ts';
-export { defaultOrgSettings, ssoDefaultRoles, maxDataRetentionDays, defaultDataRetentionDays } from './org-settings.ts';
+export { ssoDefaultRoles, maxDataRetentionDays } from './org-settings.ts';
 export type { OrgSettings, SsoDefaultRole } from './org-settings.ts';
 export { OrganizationService, deletedOrganizationRetentionDays } from './organization-service.ts';
 export type { OrganizationOverview, OwnershipTransfer } from './organization-service.ts';
@@ -29,7 +27,7 @@ export type { MemberRow, MemberSortField } from './member-repository.ts';
 export { TeamService } from './team-service.ts';
 export { teamSortFields, teamMemberSortFields } from './team-repository.ts';
 export type { TeamRow, TeamMemberRow, TeamSortField, TeamMemberSortField } from './team-repository.ts';
-export { InvitationService, defaultInvitationDays, maxInvitationDays } from './invitation-service.ts';
+export { InvitationService, maxInvitationDays } from './invitation-service.ts';
 export type { CreatedInvitation, InvitationLookup, AcceptedInvitation, InvitationInput } from './invitation-service.ts';
 export { invitationStatuses, invitationStatus, invitationSortFields } from './invitation-repository.ts';
 export type { InvitationRow, InvitationStatus, InvitationSortField } from './invitation-repository.ts';

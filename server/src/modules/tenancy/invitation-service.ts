@@ -19,7 +19,7 @@ import { MemberRepository } from './member-repository.ts';
 import { TeamRepository } from './team-repository.ts';
 import { UserRepository } from '../users/index.ts';
 
-export const defaultInvitationDays = 7;
+const defaultInvitationDays = 7;
 export const maxInvitationDays = 30;
 const dayMs = 86_400_000;
 
@@ -235,7 +235,7 @@ export class InvitationService {
 }
 
 /** Tokens are unguessable random bytes, so a fast hash is enough: there is nothing to brute-force. */
-export function hashInvitationToken(token: string): string {
+function hashInvitationToken(token: string): string {
   return createHash('sha256').update(token).digest('base64url');
 }
 

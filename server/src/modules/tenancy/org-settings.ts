@@ -27,7 +27,7 @@ export interface OrgSettings {
   readonly sso: SsoSettings;
 }
 
-export const defaultDataRetentionDays = 90;
+const defaultDataRetentionDays = 90;
 export const maxDataRetentionDays = 3650;
 
 export const defaultOrgSettings: OrgSettings = {
