@@ -176,7 +176,6 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     authorizer,
     accessTokens,
     keys,
-    keyAuthenticator: authenticator,
     identity: createIdentityServices({ db: database.db, config, accessTokens, mailer, log: app.log }),
   };
   await registerManagementApi(app, {
