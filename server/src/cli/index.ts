@@ -9,6 +9,7 @@ import { CommandError } from './command-error.ts';
 import { runDoctor } from './doctor.ts';
 import { runPurge } from './purge.ts';
 import { serve } from './serve.ts';
+import { runSetAccountDisabled } from './users-disable.ts';
 import { runSetPassword } from './users-set-password.ts';
 import { version } from './version.ts';
 
@@ -165,6 +166,20 @@ export async function runCli(argv: readonly string[], output: (line: string) => 
     .option('--password-env <name>', 'read the password from this environment variable instead of stdin')
     .action(async (options: { email: string; passwordEnv?: string }) => {
       exitCode = await runSetPassword(options, output);
+    });
+  usersCommand
+    .command('disable')
+    .description('disable an account: no sign-in, sessions ended, keys refused (not revoked)')
+    .requiredOption('--email <email>', 'the account')
+    .action(async (options: { email: string }) => {
+      exitCode = await runSetAccountDisabled(options, true, output);
+    });
+  usersCommand
+    .command('enable')
+    .description('enable a disabled account again; its keys work again')
+    .requiredOption('--email <email>', 'the account')
+    .action(async (options: { email: string }) => {
+      exitCode = await runSetAccountDisabled(options, false, output);
     });
 
   try {

@@ -4,6 +4,7 @@ import { registerKeyRoutes } from './keys-routes.ts';
 import { registerMeRoutes } from './me-routes.ts';
 import { registerSsoRoutes } from './sso-routes.ts';
 import { tenancyRoutes } from './tenancy-routes.ts';
+import { registerUserRoutes } from './users-routes.ts';
 
 /** Every management route group, registered in this order under /api/v1. */
 export const managementRoutes: readonly ApiRoutes[] = [
@@ -11,5 +12,6 @@ export const managementRoutes: readonly ApiRoutes[] = [
   registerAuthRoutes,
   registerSsoRoutes,
   registerKeyRoutes,
+  registerUserRoutes,
   ...tenancyRoutes,
 ];

@@ -14,6 +14,8 @@ import { SessionService } from './session-service.ts';
 export { AccessTokens, looksLikeJwt } from './access-tokens.ts';
 export type { AccessTokenClaims } from './access-tokens.ts';
 export { AccountService } from './account-service.ts';
+export { AccountStatusService } from './account-status-service.ts';
+export type { AccountStatus } from './account-status-service.ts';
 export type { Registration } from './account-service.ts';
 export { presentAccount } from './account-presenter.ts';
 export type { AccountView } from './account-presenter.ts';

@@ -71,10 +71,13 @@ export class Authorizer {
     }
   }
 
-  /** Platform-wide reads (every organization): platform admins only, and never through an org-bound API key. */
+  /**
+   * Platform-wide actions (every organization; disabling accounts): platform admins only, and never through an
+   * org-bound API key.
+   */
   authorizePlatform(actor: Actor): PlatformScope {
     if (actor.platformRole !== 'admin' || actor.keyOrgId !== undefined) {
-      throw new AppError('forbidden', 'only platform admins may list every organization');
+      throw new AppError('forbidden', 'only platform admins may do this');
     }
     return { actor } as PlatformScope;
   }

@@ -63,6 +63,43 @@ export class UserRepository {
   }
 
   /**
+   * Sets (a time) or clears (null) `disabled_at`; returns whether it changed. A disabled user cannot sign in, and
+   * their sessions and keys are refused (see identity's account-status-service.ts).
+   */
+  async setDisabledAt(userId: string, disabledAt: number | null, now: number): Promise<boolean> {
+    const result = await this.#db
+      .updateTable('users')
+      .set({ disabled_at: disabledAt, updated_at: now })
+      .where('id', '=', userId)
+      .where('disabled_at', disabledAt === null ? 'is not' : 'is', null)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  /**
+   * Write-locks every active platform admin's row until the transaction ends (a no-op update, so it works on both
+   * engines), so two admins disabled at the same time cannot both pass the "not the last admin" check.
+   */
+  async lockActivePlatformAdmins(): Promise<void> {
+    await this.#db
+      .updateTable('users')
+      .set((eb) => ({ updated_at: eb.ref('updated_at') }))
+      .where('role', '=', 'admin')
+      .where('disabled_at', 'is', null)
+      .execute();
+  }
+
+  async countActivePlatformAdmins(): Promise<number> {
+    const row = await this.#db
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll<number | string>().as('count'))
+      .where('role', '=', 'admin')
+      .where('disabled_at', 'is', null)
+      .executeTakeFirstOrThrow();
+    return Number(row.count);
+  }
+
+  /**
    * The live organizations the user belongs to, by name. An API key's organization narrows it: `onlyOrgId` a string
    * keeps that one, null (a key bound to no organization) keeps none, undefined (a person signed in) keeps all.
    */
