@@ -48,7 +48,9 @@ type RouteRule =
   /** Public by design (single sign-on): the answer may not depend on who asks. */
   | { readonly kind: 'public' }
   /** Addressed by an invitation's secret token rather than an organization: see the invitation token tests. */
-  | { readonly kind: 'invitation-token' };
+  | { readonly kind: 'invitation-token' }
+  /** Platform-wide (`Authorizer.authorizePlatform`): every organization role, the owner included, gets 403. */
+  | { readonly kind: 'platform' };
 
 const requires = (action: Action, options: Omit<Extract<RouteRule, { kind: 'org' }>, 'kind' | 'action'> = {}) =>
   ({ kind: 'org', action, ...options }) as const;
@@ -106,6 +108,8 @@ const routeRules: Readonly<Record<string, RouteRule>> = {
   'GET /api/v1/invitations/{token}': { kind: 'invitation-token' },
   'POST /api/v1/invitations/{token}/accept': { kind: 'invitation-token' },
   'POST /api/v1/invitations/{token}/decline': { kind: 'invitation-token' },
+  'POST /api/v1/users/{user_id}/disable': { kind: 'platform' },
+  'POST /api/v1/users/{user_id}/enable': { kind: 'platform' },
 };
 
 /** Which resource of the world fills each parameter; an unknown parameter fails its cases with a pointer here. */
@@ -145,6 +149,7 @@ const routesOfKind = <Kind extends RouteRule['kind']>(kind: Kind) =>
 const orgRoutes = routesOfKind('org');
 const publicRoutes = routesOfKind('public');
 const invitationTokenRoutes = routesOfKind('invitation-token');
+const platformRoutes = routesOfKind('platform');
 
 const allowedRoles = (action: Action): readonly OrgRole[] => permissions[action].orgRoles;
 const deniedRoles = (action: Action): OrgRole[] => orgRoles.filter((role) => !allowedRoles(action).includes(role));
@@ -354,6 +359,24 @@ describe.each(testEngines)('cross-tenant and role matrix on %s', (engine) => {
         expect(response.body).toBe(anonymous.body);
       }
       for (const secret of worldA.secrets) expect(anonymous.body).not.toContain(secret);
+    });
+  }
+
+  for (const route of platformRoutes) {
+    it(`${route.key} (platform) answers every organization role and an outsider 403, writing nothing`, async () => {
+      const users = testApp.instance.services.users;
+      const before = await users.findById(worldA.subject.userId);
+      for (const caller of [...orgRoles.map((role) => worldA.roles[role]), outsider]) {
+        const response = await call(caller, route, urlFor(route, worldA));
+        expect(response.statusCode, `${caller.email}: ${response.body}`).toBe(403);
+        expect(problemCode(response)).toBe('forbidden');
+      }
+      expect(await users.findById(worldA.subject.userId)).toEqual(before);
+      const admin = await createSignedInUser(testApp, { platformRole: 'admin' });
+      const allowed = await call(admin, route, urlFor(route, worldA));
+      expect(allowed.statusCode, allowed.body).toBe(200);
+      // Leave the subject as it was for the other cases.
+      await callApi(testApp, admin, 'POST', `/api/v1/users/${worldA.subject.userId}/enable`);
     });
   }
 
