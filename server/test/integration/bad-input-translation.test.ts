@@ -2,8 +2,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FailureMode } from '@aihub/mock-upstream';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { ConfigFile } from '../../src/config/file-schema.ts';
+import { everyFormatConfigFile } from '../support/every-format-config.ts';
 import { listenOnLoopback } from '../support/listen-on-loopback.ts';
+import { RawJson, serialize } from '../support/raw-json.ts';
 import { fetchStream, parseSseJson } from '../support/server-sent-events.ts';
 import { startTestApp, type TestApp } from '../support/test-app.ts';
 import { flushAndFindOnlyRecord } from '../support/usage-records.ts';
@@ -14,21 +15,7 @@ import { flushAndFindOnlyRecord } from '../support/usage-records.ts';
  * never a 500, a hang or a missing usage record.
  */
 
-function translationConfigFile(upstreamUrl: string): ConfigFile {
-  const origin = new URL(upstreamUrl).origin;
-  return {
-    providers: [
-      { id: 'openai-mock', type: 'openai-compatible', base_url: upstreamUrl },
-      { id: 'anthropic-mock', type: 'anthropic', base_url: origin },
-      { id: 'gemini-mock', type: 'gemini', base_url: `${origin}/v1beta` },
-    ],
-    models: [
-      { name: 'm-openai', deployments: [{ provider: 'openai-mock', model: 'mock-gpt' }] },
-      { name: 'm-anthropic', deployments: [{ provider: 'anthropic-mock', model: 'claude-mock' }] },
-      { name: 'm-gemini', deployments: [{ provider: 'gemini-mock', model: 'gemini-mock' }] },
-    ],
-  };
-}
+const translationConfigFile = (upstreamUrl: string) => everyFormatConfigFile(upstreamUrl);
 
 interface OpenAiErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };
@@ -59,23 +46,6 @@ function parseNamedEvents(body: string): NamedEvent[] {
           .join('\n'),
       };
     });
-}
-
-/** JSON text spliced into a payload as it is: bodies too deep for JSON.stringify to write. */
-class RawJson {
-  readonly text: string;
-  constructor(text: string) {
-    this.text = text;
-  }
-}
-
-/** JSON.stringify, with RawJson values written as their text. */
-function serialize(payload: unknown): string {
-  const raws: string[] = [];
-  const json = JSON.stringify(payload, (_key, value: unknown) =>
-    value instanceof RawJson ? `@@raw${raws.push(value.text) - 1}@@` : value,
-  );
-  return json.replace(/"@@raw(\d+)@@"/g, (_match, index: string) => raws[Number(index)] ?? 'null');
 }
 
 /** Bytes whose content no check reads; only the declared media type matters. */

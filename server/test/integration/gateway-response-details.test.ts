@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { ConfigFile } from '../../src/config/file-schema.ts';
+import { everyFormatConfigFile } from '../support/every-format-config.ts';
 import { listenOnLoopback } from '../support/listen-on-loopback.ts';
 import { fetchStream, parseSseJson } from '../support/server-sent-events.ts';
 import { startTestApp, type TestApp } from '../support/test-app.ts';
@@ -11,28 +11,8 @@ import { flushAndFindOnlyRecord, waitForRecord } from '../support/usage-records.
  * they asked for it, and a usage record that says what happened even when they left while it was being counted.
  */
 
-function responseConfigFile(upstreamUrl: string): ConfigFile {
-  const origin = new URL(upstreamUrl).origin;
-  return {
-    providers: [
-      { id: 'openai-mock', type: 'openai-compatible', base_url: upstreamUrl },
-      { id: 'anthropic-mock', type: 'anthropic', base_url: origin },
-      { id: 'gemini-mock', type: 'gemini', base_url: `${origin}/v1beta` },
-    ],
-    models: [
-      { name: 'm-openai', aliases: ['openai-alias'], deployments: [{ provider: 'openai-mock', model: 'mock-gpt' }] },
-      { name: 'm-anthropic', deployments: [{ provider: 'anthropic-mock', model: 'claude-mock' }] },
-      { name: 'm-gemini', deployments: [{ provider: 'gemini-mock', model: 'gemini-mock' }] },
-      {
-        name: 'e-openai',
-        kind: 'embedding',
-        aliases: ['embed-alias'],
-        deployments: [{ provider: 'openai-mock', model: 'mock-embed' }],
-      },
-      { name: 'e-gemini', kind: 'embedding', deployments: [{ provider: 'gemini-mock', model: 'gemini-embed' }] },
-    ],
-  };
-}
+const responseConfigFile = (upstreamUrl: string) =>
+  everyFormatConfigFile(upstreamUrl, { embeddings: true, aliases: true });
 
 const messages = [{ role: 'user', content: 'hello there' }];
 const anthropicHeaders = (key: string) => ({

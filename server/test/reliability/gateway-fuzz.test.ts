@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ConfigFile } from '../../src/config/file-schema.ts';
+import { deepNesting, mutate, mutationOf } from '../support/body-mutations.ts';
+import { everyFormatConfigFile } from '../support/every-format-config.ts';
+import { serialize } from '../support/raw-json.ts';
 import { startTestApp, type TestApp } from '../support/test-app.ts';
 
 /**
@@ -11,42 +13,10 @@ import { startTestApp, type TestApp } from '../support/test-app.ts';
  * text that is not JSON. The figures are in docs/reliability.md under "Malformed input".
  */
 
-function fuzzConfigFile(upstreamUrl: string): ConfigFile {
-  const origin = new URL(upstreamUrl).origin;
-  return {
-    providers: [
-      { id: 'openai-mock', type: 'openai-compatible', base_url: upstreamUrl },
-      { id: 'anthropic-mock', type: 'anthropic', base_url: origin },
-      { id: 'gemini-mock', type: 'gemini', base_url: `${origin}/v1beta` },
-    ],
-    models: [
-      { name: 'm-openai', deployments: [{ provider: 'openai-mock', model: 'mock-gpt' }] },
-      { name: 'm-anthropic', deployments: [{ provider: 'anthropic-mock', model: 'claude-mock' }] },
-      { name: 'm-gemini', deployments: [{ provider: 'gemini-mock', model: 'gemini-mock' }] },
-      { name: 'e-openai', kind: 'embedding', deployments: [{ provider: 'openai-mock', model: 'mock-embed' }] },
-      { name: 'e-gemini', kind: 'embedding', deployments: [{ provider: 'gemini-mock', model: 'gemini-embed' }] },
-    ],
-  };
-}
+const fuzzConfigFile = (upstreamUrl: string) => everyFormatConfigFile(upstreamUrl, { embeddings: true });
 
 const chatModels = ['m-openai', 'm-anthropic', 'm-gemini'];
 const embeddingModels = ['e-openai', 'e-gemini'];
-
-/** JSON text spliced into a body as it is: nesting too deep for JSON.stringify to write. */
-class RawJson {
-  readonly text: string;
-  constructor(text: string) {
-    this.text = text;
-  }
-}
-
-function serialize(payload: unknown): string {
-  const raws: string[] = [];
-  const json = JSON.stringify(payload, (_key, value: unknown) =>
-    value instanceof RawJson ? `@@raw${raws.push(value.text) - 1}@@` : value,
-  );
-  return (json ?? 'null').replace(/"@@raw(\d+)@@"/g, (_match, index: string) => raws[Number(index)] ?? 'null');
-}
 
 const json = fc.jsonValue({ maxDepth: 3 });
 const tagNames = fc.constantFrom(
@@ -81,9 +51,6 @@ const tagNames = fc.constantFrom(
   'toString',
   '',
 );
-const deepNesting = fc
-  .tuple(fc.integer({ min: 60, max: 12_000 }), fc.constantFrom('[', '{"a":'))
-  .map(([depth, open]) => new RawJson(open.repeat(depth) + '1' + (open === '[' ? ']' : '}').repeat(depth)));
 const hugeString = fc.integer({ min: 10_000, max: 400_000 }).map((length) => 'x'.repeat(length));
 const wrongValue: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 4, arbitrary: json },
@@ -197,63 +164,7 @@ const embeddingsBody = fc.record({
   dimensions: fc.constantFrom(undefined, 4),
 });
 
-type Path = (string | number)[];
-
-/** Every path to a value inside `value` (the root excluded), found without recursion. */
-function pathsOf(value: unknown): Path[] {
-  const paths: Path[] = [];
-  const pending: { value: unknown; path: Path }[] = [{ value, path: [] }];
-  while (pending.length > 0) {
-    const { value: current, path } = pending.pop()!;
-    if (path.length > 0) paths.push(path);
-    if (Array.isArray(current))
-      current.forEach((child, index) => pending.push({ value: child, path: [...path, index] }));
-    else if (current !== null && typeof current === 'object' && !(current instanceof RawJson)) {
-      for (const [key, child] of Object.entries(current)) pending.push({ value: child, path: [...path, key] });
-    }
-  }
-  return paths;
-}
-
-interface Mutation {
-  readonly pick: number;
-  readonly operation: 'replace' | 'delete' | 'add';
-  readonly value: unknown;
-  readonly key: string;
-}
-
-const mutation: fc.Arbitrary<Mutation> = fc.record({
-  pick: fc.nat(),
-  operation: fc.constantFrom('replace', 'replace', 'delete', 'add'),
-  value: wrongValue,
-  key: fc.oneof(tagNames, fc.string({ maxLength: 8 })),
-});
-
-/** Applies mutations to a deep copy of `body`. */
-function mutate(body: Record<string, unknown>, mutations: readonly Mutation[]): unknown {
-  const copy = structuredClone(body);
-  for (const { pick, operation, value, key } of mutations) {
-    const paths = pathsOf(copy);
-    const path = paths[pick % paths.length];
-    if (!path) continue;
-    let parent: unknown = copy;
-    for (const segment of path.slice(0, -1)) parent = (parent as Record<string | number, unknown>)[segment];
-    const last = path.at(-1)!;
-    const container = parent as Record<string | number, unknown>;
-    if (operation === 'replace') container[last] = value;
-    else if (operation === 'delete') {
-      if (Array.isArray(container) && typeof last === 'number') container.splice(last, 1);
-      else delete container[last];
-    } else {
-      const target = container[last];
-      if (Array.isArray(target)) target.push(value);
-      else if (target !== null && typeof target === 'object' && !(target instanceof RawJson)) {
-        (target as Record<string, unknown>)[key] = value;
-      } else copy[key] = value;
-    }
-  }
-  return copy;
-}
+const mutation = mutationOf(wrongValue, tagNames);
 
 function mutated(valid: fc.Arbitrary<Record<string, unknown>>): fc.Arbitrary<string> {
   return fc
@@ -275,31 +186,22 @@ interface FuzzCase {
   readonly body: string | undefined;
 }
 
+/** POSTs to `url`: mostly mutated `valid` bodies, sometimes bodies that are not the right kind of thing at all. */
+function postCase(
+  url: string,
+  valid: fc.Arbitrary<Record<string, unknown>>,
+  anthropic: boolean,
+): fc.Arbitrary<FuzzCase> {
+  return fc
+    .oneof({ weight: 6, arbitrary: mutated(valid) }, strangeBody)
+    .map((body) => ({ method: 'POST' as const, url, anthropic, body }));
+}
+
 const fuzzCase: fc.Arbitrary<FuzzCase> = fc.oneof(
-  {
-    weight: 5,
-    arbitrary: fc
-      .oneof({ weight: 6, arbitrary: mutated(openAiChatBody) }, strangeBody)
-      .map((body) => post('/v1/chat/completions', body, false)),
-  },
-  {
-    weight: 5,
-    arbitrary: fc
-      .oneof({ weight: 6, arbitrary: mutated(anthropicBody) }, strangeBody)
-      .map((body) => post('/v1/messages', body, true)),
-  },
-  {
-    weight: 2,
-    arbitrary: fc
-      .oneof({ weight: 6, arbitrary: mutated(anthropicBody) }, strangeBody)
-      .map((body) => post('/v1/messages/count_tokens', body, true)),
-  },
-  {
-    weight: 2,
-    arbitrary: fc
-      .oneof({ weight: 6, arbitrary: mutated(embeddingsBody) }, strangeBody)
-      .map((body) => post('/v1/embeddings', body, false)),
-  },
+  { weight: 5, arbitrary: postCase('/v1/chat/completions', openAiChatBody, false) },
+  { weight: 5, arbitrary: postCase('/v1/messages', anthropicBody, true) },
+  { weight: 2, arbitrary: postCase('/v1/messages/count_tokens', anthropicBody, true) },
+  { weight: 2, arbitrary: postCase('/v1/embeddings', embeddingsBody, false) },
   {
     weight: 1,
     arbitrary: fc
@@ -312,10 +214,6 @@ const fuzzCase: fc.Arbitrary<FuzzCase> = fc.oneof(
       })),
   },
 );
-
-function post(url: string, body: string, anthropic: boolean): FuzzCase {
-  return { method: 'POST', url, anthropic, body };
-}
 
 /** Runs at least this many generated requests in total. */
 const totalRuns = Number(process.env.FUZZ_RUNS ?? 10_000);

@@ -3,6 +3,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatabaseEngine } from '../../src/db/database.ts';
 import { errorCatalog, type ErrorCode } from '../../src/errors/app-error.ts';
+import { deepNesting, mutate, mutationOf, type Mutation } from '../support/body-mutations.ts';
 import { addMember, createOrganization, createSignedInUser, type SignedInUser } from '../support/api-users.ts';
 import {
   listServedRoutes,
@@ -10,6 +11,7 @@ import {
   type OpenApiDocument,
   type OpenApiOperation,
 } from '../support/route-table.ts';
+import { RawJson, serialize } from '../support/raw-json.ts';
 import { startTestApp, type TestApp } from '../support/test-app.ts';
 import { testEngines } from '../support/test-database.ts';
 
@@ -95,22 +97,6 @@ function readFuzzRoutes(served: readonly string[], document: OpenApiDocument): F
       },
     ];
   });
-}
-
-/** JSON text spliced into a body as it is: nesting too deep for JSON.stringify, numbers it cannot write. */
-class RawJson {
-  readonly text: string;
-  constructor(text: string) {
-    this.text = text;
-  }
-}
-
-function serialize(payload: unknown): string {
-  const raws: string[] = [];
-  const json = JSON.stringify(payload, (_key, value: unknown) =>
-    value instanceof RawJson ? `@@raw${raws.push(value.text) - 1}@@` : value,
-  );
-  return (json ?? 'null').replace(/"@@raw(\d+)@@"/g, (_match, index: string) => raws[Number(index)] ?? 'null');
 }
 
 const unicodeEdges = [
@@ -205,9 +191,6 @@ const nearMisses = [
 ];
 
 const json = fc.jsonValue({ maxDepth: 3 });
-const deepNesting = fc
-  .tuple(fc.integer({ min: 60, max: 12_000 }), fc.constantFrom('[', '{"a":'))
-  .map(([depth, open]) => new RawJson(open.repeat(depth) + '1' + (open === '[' ? ']' : '}').repeat(depth)));
 const hugeString = fc.integer({ min: 1_000, max: 60_000 }).map((length) => 'x'.repeat(length));
 const fieldNames = fc.constantFrom(
   '__proto__',
@@ -305,65 +288,7 @@ function validString(schema: JsonSchema, name: string, world: () => World): fc.A
     .map((text) => (text.trim() === '' ? `v${text}`.slice(0, max || 1) : text));
 }
 
-type Path = (string | number)[];
-
-function pathsOf(value: unknown): Path[] {
-  const paths: Path[] = [];
-  const pending: { value: unknown; path: Path }[] = [{ value, path: [] }];
-  while (pending.length > 0) {
-    const { value: current, path } = pending.pop()!;
-    if (path.length > 0) paths.push(path);
-    if (Array.isArray(current))
-      current.forEach((child, index) => pending.push({ value: child, path: [...path, index] }));
-    else if (current !== null && typeof current === 'object' && !(current instanceof RawJson)) {
-      for (const [key, child] of Object.entries(current)) pending.push({ value: child, path: [...path, key] });
-    }
-  }
-  return paths;
-}
-
-interface Mutation {
-  readonly pick: number;
-  readonly operation: 'replace' | 'delete' | 'add';
-  readonly value: unknown;
-  readonly key: string;
-}
-
-const mutation: fc.Arbitrary<Mutation> = fc.record({
-  pick: fc.nat(),
-  operation: fc.constantFrom('replace', 'replace', 'delete', 'add'),
-  value: wrongValue,
-  key: fc.oneof(fieldNames, fc.string({ maxLength: 8 })),
-});
-
-function mutate(body: unknown, mutations: readonly Mutation[]): unknown {
-  if (body === null || typeof body !== 'object') return body;
-  const copy = structuredClone(body) as Record<string | number, unknown>;
-  for (const { pick, operation, value, key } of mutations) {
-    const paths = pathsOf(copy);
-    const path = paths[pick % Math.max(paths.length, 1)];
-    if (!path) {
-      copy[key] = value;
-      continue;
-    }
-    let parent: unknown = copy;
-    for (const segment of path.slice(0, -1)) parent = (parent as Record<string | number, unknown>)[segment];
-    const last = path.at(-1)!;
-    const container = parent as Record<string | number, unknown>;
-    if (operation === 'replace') container[last] = value;
-    else if (operation === 'delete') {
-      if (Array.isArray(container) && typeof last === 'number') container.splice(last, 1);
-      else delete container[last];
-    } else {
-      const target = container[last];
-      if (Array.isArray(target)) target.push(value);
-      else if (target !== null && typeof target === 'object' && !(target instanceof RawJson)) {
-        (target as Record<string, unknown>)[key] = value;
-      } else copy[key] = value;
-    }
-  }
-  return copy;
-}
+const mutation = mutationOf(wrongValue, fieldNames);
 
 /** A path segment as it goes on the wire: some are deliberately not valid percent-encoding. */
 const badPathSegment = fc.oneof(
