@@ -1,14 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type AppInstance } from '../../src/http/create-app.ts';
+import type { AppInstance } from '../../src/http/create-app.ts';
 import { addMember, createOrganization, createSignedInUser, type SignedInUser } from '../support/api-users.ts';
+import { chatWithKey, gatewayErrorCode, startSecondInstance } from '../support/second-instance.ts';
 import { startTestApp, type TestApp } from '../support/test-app.ts';
 import { testEngines } from '../support/test-database.ts';
 import { callKeysApi, createKeyAs, eventually, keysUrl } from '../api/keys-support.ts';
-
-const chatPayload = { model: 'test', messages: [{ role: 'user', content: 'hello' }] };
 
 /**
  * A key never outlives what authorized it. Each rule is checked through the gateway on two instances sharing one
@@ -22,47 +18,32 @@ const chatPayload = { model: 'test', messages: [{ role: 'user', content: 'hello'
 describe.each(testEngines)('keys end with what authorized them, on %s', (engine) => {
   let testApp: TestApp;
   let other: AppInstance;
-  let otherDataDir: string;
   /** The clock both instances judge keys by; moved by the tests instead of sleeping. */
   let clock = Date.now();
   const now = () => clock;
 
   beforeAll(async () => {
     testApp = await startTestApp({ engine, now });
-    otherDataDir = mkdtempSync(path.join(tmpdir(), 'aihub-other-instance-'));
-    other = await createApp(
-      { ...testApp.config, dataDir: otherDataDir },
-      { database: testApp.database.reopen(), logger: false, now },
-    );
+    other = await startSecondInstance(testApp, { now });
   });
   afterAll(async () => {
     await other.close();
     await testApp.close();
-    rmSync(otherDataDir, { recursive: true, force: true });
   });
-
-  const chat = (instance: AppInstance, secret: string) =>
-    instance.app.inject({
-      method: 'POST',
-      url: '/v1/chat/completions',
-      headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
-      payload: chatPayload,
-    });
-  const errorCode = (response: { json<Body>(): Body }) => response.json<{ error: { code: string } }>().error.code;
 
   /** Both instances serve the key (and have it cached). */
   async function expectServed(secret: string): Promise<void> {
-    expect((await chat(testApp.instance, secret)).statusCode).toBe(200);
-    expect((await chat(other, secret)).statusCode).toBe(200);
+    expect((await chatWithKey(testApp.instance, secret)).statusCode).toBe(200);
+    expect((await chatWithKey(other, secret)).statusCode).toBe(200);
   }
 
   /** Refused at once here, and within a few polls (50 ms in tests) on the other instance. */
   async function expectRefusedEverywhere(secret: string, code = 'revoked_api_key'): Promise<void> {
-    const here = await chat(testApp.instance, secret);
+    const here = await chatWithKey(testApp.instance, secret);
     expect(here.statusCode).toBe(401);
-    expect(errorCode(here)).toBe(code);
-    expect(await eventually(async () => (await chat(other, secret)).statusCode === 401, 1_000)).toBe(true);
-    expect(errorCode(await chat(other, secret))).toBe(code);
+    expect(gatewayErrorCode(here)).toBe(code);
+    expect(await eventually(async () => (await chatWithKey(other, secret)).statusCode === 401, 1_000)).toBe(true);
+    expect(gatewayErrorCode(await chatWithKey(other, secret))).toBe(code);
   }
 
   async function organization(): Promise<{ owner: SignedInUser; orgId: string; base: string }> {
@@ -165,8 +146,8 @@ describe.each(testEngines)('keys end with what authorized them, on %s', (engine)
     await expectRefusedEverywhere(key.secret);
 
     await setDisabled(null);
-    expect(await eventually(async () => (await chat(other, key.secret)).statusCode === 200, 1_000)).toBe(true);
-    expect((await chat(testApp.instance, key.secret)).statusCode).toBe(200);
+    expect(await eventually(async () => (await chatWithKey(other, key.secret)).statusCode === 200, 1_000)).toBe(true);
+    expect((await chatWithKey(testApp.instance, key.secret)).statusCode).toBe(200);
   });
 
   it("a user disabled behind AI Hub's back (no epoch bump) is refused once the cached principal ages out", async () => {
@@ -182,10 +163,10 @@ describe.each(testEngines)('keys end with what authorized them, on %s', (engine)
       .execute();
 
     // Still cached: the change was not announced.
-    expect((await chat(testApp.instance, key.secret)).statusCode).toBe(200);
+    expect((await chatWithKey(testApp.instance, key.secret)).statusCode).toBe(200);
     clock += 300_001;
-    const refused = await chat(testApp.instance, key.secret);
+    const refused = await chatWithKey(testApp.instance, key.secret);
     expect(refused.statusCode).toBe(401);
-    expect(errorCode(refused)).toBe('revoked_api_key');
+    expect(gatewayErrorCode(refused)).toBe('revoked_api_key');
   });
 });
