@@ -9,49 +9,45 @@ import { AppError } from '../errors/app-error.ts';
 export const maxBodyNestingDepth = 64;
 
 /**
- * Walks a parsed body without recursion and throws a 400 naming the first path nested deeper than the limit.
- * Runs before schema validation, so no later step ever sees a deeper body.
+ * Throws a 400 naming the first path (in document order) nested deeper than the limit. Runs before schema
+ * validation, so no later step ever sees a deeper body. It runs on every gateway request, so the walk allocates
+ * nothing unless it fails; its recursion is bounded by the limit, so the walk itself stays far from the stack limit.
  */
 export function assertNestingDepth(body: unknown, limit = maxBodyNestingDepth): void {
   if (body === null || typeof body !== 'object') return;
-  // Each entry: the value, its depth, and how to name it if it turns out to be too deep.
-  const stack: { value: object; depth: number; parent: number; key: string | number }[] = [
-    { value: body, depth: 1, parent: -1, key: '' },
-  ];
-  const visited: { parent: number; key: string | number }[] = [];
-  while (stack.length > 0) {
-    const entry = stack.pop()!;
-    const index = visited.push({ parent: entry.parent, key: entry.key }) - 1;
-    if (entry.depth > limit) {
-      throw new AppError(
-        'invalid_request',
-        `the request body nests arrays and objects more than ${limit} levels deep`,
-        {
-          param: pathOf(visited, index),
-        },
-      );
-    }
-    const { value, depth } = entry;
-    if (Array.isArray(value)) {
-      for (let position = 0; position < value.length; position += 1) {
-        const child: unknown = value[position];
-        if (child !== null && typeof child === 'object')
-          stack.push({ value: child, depth: depth + 1, parent: index, key: position });
-      }
-    } else {
-      const record = value as Record<string, unknown>;
-      for (const key of Object.keys(record)) {
-        const child = record[key];
-        if (child !== null && typeof child === 'object')
-          stack.push({ value: child, depth: depth + 1, parent: index, key });
-      }
-    }
-  }
+  const path: (string | number)[] = [];
+  if (!exceedsDepth(body, 1, limit, path)) return;
+  throw new AppError('invalid_request', `the request body nests arrays and objects more than ${limit} levels deep`, {
+    param: formatPath(path.reverse()),
+  });
 }
 
-function pathOf(visited: readonly { parent: number; key: string | number }[], index: number): string {
-  const keys: (string | number)[] = [];
-  for (let at = index; at > 0; at = visited[at]!.parent) keys.unshift(visited[at]!.key);
+/** Whether `value` (at `depth`) holds a value deeper than `limit`; if so, `path` receives its keys, innermost first. */
+function exceedsDepth(value: object, depth: number, limit: number, path: (string | number)[]): boolean {
+  if (depth > limit) return true;
+  if (Array.isArray(value)) {
+    for (let position = 0; position < value.length; position += 1) {
+      const child: unknown = value[position];
+      if (child !== null && typeof child === 'object' && exceedsDepth(child, depth + 1, limit, path)) {
+        path.push(position);
+        return true;
+      }
+    }
+    return false;
+  }
+  const record = value as Record<string, unknown>;
+  for (const key in record) {
+    if (!Object.hasOwn(record, key)) continue;
+    const child = record[key];
+    if (child !== null && typeof child === 'object' && exceedsDepth(child, depth + 1, limit, path)) {
+      path.push(key);
+      return true;
+    }
+  }
+  return false;
+}
+
+function formatPath(keys: readonly (string | number)[]): string {
   return keys
     .map((key, position) => (typeof key === 'number' ? `[${key}]` : position === 0 ? key : `.${key}`))
     .join('');

@@ -33,3 +33,29 @@ describe('editTopLevelMembers', () => {
     }
   });
 });
+
+describe('editTopLevelMembers when the model already has the requested name', () => {
+  it('returns the text unchanged', () => {
+    expect(editTopLevelMembers(chunk, { model: 'mock-gpt', dropNullUsage: false })).toBe(chunk);
+    const real = '{"model":"m","choices":[],"usage":{"prompt_tokens":1}}';
+    expect(editTopLevelMembers(real, { model: 'm', dropNullUsage: true })).toBe(real);
+  });
+
+  it('still removes a null usage, before or after the model', () => {
+    expect(editTopLevelMembers('{"model":"m","usage":null,"choices":[]}', { model: 'm', dropNullUsage: true })).toBe(
+      '{"model":"m","choices":[]}',
+    );
+    expect(editTopLevelMembers('{"usage":null,"model":"m"}', { model: 'm', dropNullUsage: true })).toBe(
+      '{"model":"m"}',
+    );
+  });
+
+  it('renames a model whose name only starts with the requested one', () => {
+    expect(
+      editTopLevelMembers('{"model":"mock-gpt-2024","choices":[]}', { model: 'mock-gpt', dropNullUsage: false }),
+    ).toBe('{"model":"mock-gpt","choices":[]}');
+    expect(editTopLevelMembers('{"model":"mock","choices":[]}', { model: 'mock-gpt', dropNullUsage: false })).toBe(
+      '{"model":"mock-gpt","choices":[]}',
+    );
+  });
+});

@@ -63,16 +63,21 @@ export function editTopLevelMembers(text: string, edits: TopLevelEdits): string 
     position += 1;
   }
   if (!modelValue) return undefined;
-  const edited = [{ ...modelValue, replacement: JSON.stringify(edits.model) }];
-  if (usageCut) edited.push({ ...usageCut, replacement: '' });
-  edited.sort((left, right) => left.start - right.start);
-  let result = '';
-  let at = 0;
-  for (const edit of edited) {
-    result += text.slice(at, edit.start) + edit.replacement;
-    at = edit.end;
+  const model = JSON.stringify(edits.model);
+  const modelUnchanged = modelValue.end - modelValue.start === model.length && text.startsWith(model, modelValue.start);
+  // The common case (the upstream already names the requested model): the text itself, with no copy to build and no
+  // concatenation for the socket write to flatten.
+  if (usageCut === undefined) {
+    return modelUnchanged ? text : spliced(text, modelValue.start, modelValue.end, model);
   }
-  return result + text.slice(at);
+  if (modelUnchanged) return spliced(text, usageCut.start, usageCut.end, '');
+  return usageCut.start < modelValue.start
+    ? text.slice(0, usageCut.start) + text.slice(usageCut.end, modelValue.start) + model + text.slice(modelValue.end)
+    : text.slice(0, modelValue.start) + model + text.slice(modelValue.end, usageCut.start) + text.slice(usageCut.end);
+}
+
+function spliced(text: string, start: number, end: number, replacement: string): string {
+  return text.slice(0, start) + replacement + text.slice(end);
 }
 
 function skipWhitespace(text: string, position: number): number {
