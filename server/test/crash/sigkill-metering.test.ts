@@ -5,11 +5,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startMockUpstream, type MockUpstreamHandle } from '@aihub/mock-upstream';
-import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { stringify as stringifyYaml } from 'yaml';
 import { openDatabase, type DatabaseEngine, type DatabaseHandle } from '../../src/db/database.ts';
-import { testPostgresUrl } from '../support/test-database.ts';
+import { runPostgresAdmin, testPostgresUrl } from '../support/test-database.ts';
 
 /**
  * The metering promise under the harshest failure: a server killed with SIGKILL in the middle of load, before any
@@ -175,22 +174,32 @@ interface EngineSetup {
 async function prepareEngine(engine: DatabaseEngine): Promise<EngineSetup> {
   if (engine === 'sqlite') return { databaseUrl: undefined, postgresSchema: undefined, cleanUp: async () => {} };
   const schema = `crash_${process.pid}_${Date.now().toString(36)}`;
-  const runAdmin = async (statement: string): Promise<void> => {
-    const client = new pg.Client({ connectionString: testPostgresUrl });
-    await client.connect();
-    try {
-      await client.query(statement);
-    } finally {
-      await client.end();
-    }
-  };
-  await runAdmin(`create schema ${schema}`);
+  await runPostgresAdmin(`create schema ${schema}`);
   const url = new URL(testPostgresUrl);
   url.searchParams.set('options', `-c search_path=${schema}`);
   return {
     databaseUrl: url.toString(),
     postgresSchema: schema,
-    cleanUp: () => runAdmin(`drop schema if exists ${schema} cascade`),
+    cleanUp: async () => {
+      await runPostgresAdmin(`drop schema if exists ${schema} cascade`);
+    },
+  };
+}
+
+/** The environment of a server on `dataDir`, its config file written in `workDir`, on the engine of `setup`. */
+function serverSettings(
+  workDir: string,
+  dataDir: string,
+  upstream: MockUpstreamHandle,
+  setup: EngineSetup,
+): Record<string, string> {
+  return {
+    AIHUB_CONFIG: writeConfigFile(workDir, upstream),
+    AIHUB_DATA_DIR: dataDir,
+    AIHUB_BOOTSTRAP_KEY: bootstrapKey,
+    AIHUB_LOG_LEVEL: 'warn',
+    AIHUB_HOST: '127.0.0.1',
+    ...(setup.databaseUrl ? { DATABASE_URL: setup.databaseUrl } : {}),
   };
 }
 
@@ -271,14 +280,7 @@ describe.each<DatabaseEngine>(['sqlite', 'postgres'])('SIGKILL during load on %s
     workDir = mkdtempSync(path.join(tmpdir(), `aihub-crash-${engine}-`));
     setup = await prepareEngine(engine);
     const dataDir = path.join(workDir, 'data');
-    const baseSettings: Record<string, string> = {
-      AIHUB_CONFIG: writeConfigFile(workDir, upstream),
-      AIHUB_DATA_DIR: dataDir,
-      AIHUB_BOOTSTRAP_KEY: bootstrapKey,
-      AIHUB_LOG_LEVEL: 'warn',
-      AIHUB_HOST: '127.0.0.1',
-      ...(setup.databaseUrl ? { DATABASE_URL: setup.databaseUrl } : {}),
-    };
+    const baseSettings = serverSettings(workDir, dataDir, upstream, setup);
 
     // First life: nothing is flushed to the database before the kill (long interval, batches never fill).
     const first = await startServer({ ...baseSettings, AIHUB_METER_FLUSH_MS: '60000', AIHUB_METER_BATCH: '100000' });
@@ -351,14 +353,7 @@ describe.each<DatabaseEngine>(['sqlite', 'postgres'])('SIGKILL during load on %s
     workDir = mkdtempSync(path.join(tmpdir(), `aihub-crash-stream-${engine}-`));
     setup = await prepareEngine(engine);
     const dataDir = path.join(workDir, 'data');
-    const settings: Record<string, string> = {
-      AIHUB_CONFIG: writeConfigFile(workDir, upstream),
-      AIHUB_DATA_DIR: dataDir,
-      AIHUB_BOOTSTRAP_KEY: bootstrapKey,
-      AIHUB_LOG_LEVEL: 'warn',
-      AIHUB_HOST: '127.0.0.1',
-      ...(setup.databaseUrl ? { DATABASE_URL: setup.databaseUrl } : {}),
-    };
+    const settings = serverSettings(workDir, dataDir, upstream, setup);
     const first = await startServer({ ...settings, AIHUB_METER_FLUSH_MS: '60000', AIHUB_METER_BATCH: '100000' });
     servers.push(first);
 

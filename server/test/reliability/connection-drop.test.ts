@@ -2,27 +2,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, type DatabaseFault, type DatabaseHandle } from '../../src/db/database.ts';
 import { isAppError } from '../../src/errors/app-error.ts';
-import { testPostgresUrl } from '../support/test-database.ts';
+import { runPostgresAdmin, testPostgresUrl } from '../support/test-database.ts';
 
 /**
  * A pooled PostgreSQL connection can die under the process at any time: a backend terminated by an operator, a
  * database restart or failover, the server's idle timeout. Without an 'error' listener Node turns that into an
  * uncaught exception and the whole instance exits; here the pool loses one connection, says so once, and carries on.
  */
-
-async function runAdmin(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: testPostgresUrl });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
 
 async function backendPid(executor: DatabaseHandle['db']): Promise<number> {
   const result = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(executor);
@@ -45,7 +34,7 @@ describe('a dropped pooled PostgreSQL connection', () => {
 
   beforeEach(async () => {
     schema = `drop_${process.pid}_${Date.now().toString(36)}`;
-    await runAdmin(`create schema ${schema}`);
+    await runPostgresAdmin(`create schema ${schema}`);
     dataDir = mkdtempSync(path.join(tmpdir(), 'aihub-drop-'));
     database = openDatabase({
       databaseUrl: testPostgresUrl,
@@ -60,14 +49,14 @@ describe('a dropped pooled PostgreSQL connection', () => {
   });
   afterEach(async () => {
     await database.close();
-    await runAdmin(`drop schema if exists ${schema} cascade`);
+    await runPostgresAdmin(`drop schema if exists ${schema} cascade`);
     rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('is dropped from the pool when it dies idle, and the next statement gets a fresh connection', async () => {
     const pid = await backendPid(database.db);
 
-    await runAdmin(`select pg_terminate_backend(${pid})`);
+    await runPostgresAdmin(`select pg_terminate_backend(${pid})`);
     await waitFor(() => faults.length > 0, 'the pool to notice the lost connection');
 
     expect(faults).toEqual([expect.objectContaining({ kind: 'connection_lost' })]);
@@ -78,7 +67,7 @@ describe('a dropped pooled PostgreSQL connection', () => {
   it('fails the transaction it was in with database_unavailable, and the pool carries on', async () => {
     const transaction = database.db.transaction().execute(async (trx) => {
       const pid = await backendPid(trx);
-      await runAdmin(`select pg_terminate_backend(${pid})`);
+      await runPostgresAdmin(`select pg_terminate_backend(${pid})`);
       // The connection dies between two statements, while the transaction holds it.
       await waitFor(() => faults.length > 0, 'the client to report its lost connection');
       await sql`select 1`.execute(trx);
@@ -109,7 +98,7 @@ describe('a dropped pooled PostgreSQL connection', () => {
     ]);
     expect(new Set(pids).size).toBe(2);
 
-    await runAdmin(`select pg_terminate_backend(pid) from pg_stat_activity where pid in (${pids.join(', ')})`);
+    await runPostgresAdmin(`select pg_terminate_backend(pid) from pg_stat_activity where pid in (${pids.join(', ')})`);
     await waitFor(() => faults.length > 0, 'the pool to notice');
     // Give the second connection's error time to arrive too: it must not be told again.
     await new Promise((resolve) => setTimeout(resolve, 200));

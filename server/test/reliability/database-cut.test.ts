@@ -3,14 +3,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startMockUpstream, type MockUpstreamHandle } from '@aihub/mock-upstream';
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.ts';
 import { openDatabase, type DatabaseHandle } from '../../src/db/database.ts';
 import { createApp, type AppInstance } from '../../src/http/create-app.ts';
 import { TcpFaultProxy, type FaultMode } from '../support/tcp-fault-proxy.ts';
 import { defaultTestConfigFile, testKey } from '../support/test-app.ts';
-import { testPostgresUrl } from '../support/test-database.ts';
+import { runPostgresAdmin, testPostgresUrl } from '../support/test-database.ts';
 
 /**
  * The database goes away under load — every connection reset, or silently black-holed — and comes back. The promise:
@@ -41,19 +40,9 @@ interface Harness {
   readonly dataDir: string;
 }
 
-async function runAdmin(statement: string): Promise<pg.QueryResult> {
-  const client = new pg.Client({ connectionString: testPostgresUrl });
-  await client.connect();
-  try {
-    return await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
-
 async function startHarness(): Promise<Harness> {
   const schema = `cut_${process.pid}_${Date.now().toString(36)}`;
-  await runAdmin(`create schema ${schema}`);
+  await runPostgresAdmin(`create schema ${schema}`);
   const target = new URL(testPostgresUrl);
   const proxy = await TcpFaultProxy.start({ host: target.hostname, port: Number(target.port || 5432) });
   const throughProxy = new URL(testPostgresUrl);
@@ -92,7 +81,7 @@ async function stopHarness(harness: Harness): Promise<void> {
   await harness.instance.close();
   await harness.upstream.close();
   await harness.proxy.close();
-  await runAdmin(`drop schema if exists ${harness.schema} cascade`);
+  await runPostgresAdmin(`drop schema if exists ${harness.schema} cascade`);
   rmSync(harness.dataDir, { recursive: true, force: true });
 }
 
@@ -238,7 +227,8 @@ describe.each<FaultMode>(['reset', 'blackhole'])('PostgreSQL cut by %s under loa
       }
       expect(instance.services.gateway.journal.pendingCount).toBe(0);
       const drainedAfterMs = Math.round(performance.now() - restoredAt);
-      const rows = (await runAdmin(`select id, request_id from ${harness.schema}.usage_records`)).rows as Array<{
+      const rows = (await runPostgresAdmin(`select id, request_id from ${harness.schema}.usage_records`))
+        .rows as Array<{
         id: string;
         request_id: string;
       }>;

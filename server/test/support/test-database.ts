@@ -9,6 +9,17 @@ export const testPostgresUrl = process.env.AIHUB_TEST_DATABASE_URL ?? 'postgres:
 
 export const testEngines: readonly DatabaseEngine[] = ['sqlite', 'postgres'];
 
+/** Runs one statement on the test PostgreSQL server over a connection of its own (schemas, terminating backends). */
+export async function runPostgresAdmin(statement: string): Promise<pg.QueryResult> {
+  const client = new pg.Client({ connectionString: testPostgresUrl });
+  await client.connect();
+  try {
+    return await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
+
 export interface TestDatabase {
   readonly handle: DatabaseHandle;
   readonly dataDir: string;
@@ -37,10 +48,7 @@ export async function createTestDatabase(engine: DatabaseEngine): Promise<TestDa
     };
   }
   const schema = `t_${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
-  const admin = new pg.Client({ connectionString: testPostgresUrl });
-  await admin.connect();
-  await admin.query(`create schema ${schema}`);
-  await admin.end();
+  await runPostgresAdmin(`create schema ${schema}`);
   const open = () => openDatabase({ databaseUrl: testPostgresUrl, dataDir, postgresSchema: schema, poolSize: 4 });
   return {
     handle: open(),
@@ -49,10 +57,7 @@ export async function createTestDatabase(engine: DatabaseEngine): Promise<TestDa
     postgresSchema: schema,
     reopen: open,
     drop: async () => {
-      const client = new pg.Client({ connectionString: testPostgresUrl });
-      await client.connect();
-      await client.query(`drop schema if exists ${schema} cascade`);
-      await client.end();
+      await runPostgresAdmin(`drop schema if exists ${schema} cascade`);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
