@@ -17,7 +17,7 @@ import type { UsageRecordInsert } from '../db/schema.ts';
 import { newRequestId } from '../lib/ids.ts';
 import { KeyRepository, KeyService } from '../modules/keys/index.ts';
 import { UsageRepository } from '../modules/usage/index.ts';
-import { bootstrapAdmin, UserRepository, type BootstrapResult } from '../modules/users/index.ts';
+import { UserRepository } from '../modules/users/index.ts';
 import type { ApiContext } from '../api/api-context.ts';
 import { ActorResolver } from '../api/actor-resolver.ts';
 import { replayableAuthorizer } from '../api/idempotency.ts';
@@ -26,7 +26,7 @@ import { registerOpenApi } from '../api/openapi.ts';
 import { managementRoutes } from '../api/routes/index.ts';
 import { managementRoutesV2 } from '../api/routes/organizations-v2-routes.ts';
 import { AccessTokens, createIdentityServices, createMailer, type Mailer } from '../modules/identity/index.ts';
-import { Authorizer } from '../modules/tenancy/index.ts';
+import { Authorizer, bootstrapAdmin, type BootstrapResult } from '../modules/tenancy/index.ts';
 import { AppError } from '../errors/app-error.ts';
 import { registerConsolePages } from './console-pages.ts';
 import { InFlightHandlers } from './in-flight-handlers.ts';
@@ -85,7 +85,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   });
   const users = new UserRepository(database.db);
   const usage = new UsageRepository(database.db, database.sqlite);
-  const bootstrap = await bootstrapAdmin(users, keys, config.bootstrapKey);
+  const bootstrap = await bootstrapAdmin(database.db, keys, config.bootstrapKey);
 
   const app = Fastify({
     logger: options.logger ?? {

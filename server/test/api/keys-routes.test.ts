@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashKeySecret } from '../../src/modules/keys/index.ts';
+import { createOrganizationAsOperator } from '../../src/modules/tenancy/index.ts';
 import { startTestApp, type TestApp } from '../support/test-app.ts';
 import { testEngines } from '../support/test-database.ts';
 import {
@@ -182,7 +183,8 @@ describe.each(testEngines)('API key routes on %s', (engine) => {
     let names: string[];
     beforeAll(async () => {
       // A fresh organization so the list holds exactly what this block creates.
-      listOrgId = await testApp.instance.services.users.createOrganizationWithOwner(
+      listOrgId = await createOrganizationAsOperator(
+        testApp.instance.services.database.db,
         'Lists',
         world.owner.userId,
         Date.now(),

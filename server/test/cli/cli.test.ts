@@ -10,6 +10,7 @@ import { runCli } from '../../src/cli/index.ts';
 import { migrateToLatest, openDatabase, type DatabaseHandle } from '../../src/db/database.ts';
 import { migrationProvider } from '../../src/db/migrations/index.ts';
 import { KeyRepository, KeyService, type KeySummary } from '../../src/modules/keys/index.ts';
+import { createOrganizationAsOperator } from '../../src/modules/tenancy/index.ts';
 import { UserRepository } from '../../src/modules/users/index.ts';
 
 const repositoryRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -79,7 +80,7 @@ async function seedAdmin(): Promise<string> {
       role: 'admin',
       created_at: Date.now(),
     });
-    return users.createOrganizationWithOwner('Default organization', 'admin-user', Date.now());
+    return createOrganizationAsOperator(handle.db, 'Default organization', 'admin-user');
   });
 }
 

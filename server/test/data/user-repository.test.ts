@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../../src/db/database.ts';
+import { createOrganizationAsOperator } from '../../src/modules/tenancy/index.ts';
 import { UserRepository, type UserRow } from '../../src/modules/users/index.ts';
 import { createTestDatabase, testEngines, type TestDatabase } from '../support/test-database.ts';
 
@@ -66,9 +67,9 @@ describe.each(testEngines)('UserRepository on %s', (engine) => {
 
   it('lists the live organizations of a user by name, narrowed to one for an organization key', async () => {
     await users.insert(alice);
-    const zeta = await users.createOrganizationWithOwner('Zeta', alice.id, 1_750_000_000_000);
-    const alpha = await users.createOrganizationWithOwner('Alpha', alice.id, 1_750_000_000_000);
-    const gone = await users.createOrganizationWithOwner('Gone', alice.id, 1_750_000_000_000);
+    const zeta = await createOrganizationAsOperator(database.handle.db, 'Zeta', alice.id, 1_750_000_000_000);
+    const alpha = await createOrganizationAsOperator(database.handle.db, 'Alpha', alice.id, 1_750_000_000_000);
+    const gone = await createOrganizationAsOperator(database.handle.db, 'Gone', alice.id, 1_750_000_000_000);
     await database.handle.db
       .updateTable('organizations')
       .set({ deleted_at: 1_750_000_000_500 })

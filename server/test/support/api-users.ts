@@ -1,4 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createOrganizationAsOperator } from '../../src/modules/tenancy/index.ts';
 import type { TestApp } from './test-app.ts';
 
 export interface SignedInUser {
@@ -59,7 +60,7 @@ export async function createSignedInUser(
 
 /** Creates an organization owned by `owner` directly in the database; returns its id. */
 export async function createOrganization(testApp: TestApp, owner: SignedInUser, name = 'Acme'): Promise<string> {
-  return testApp.instance.services.users.createOrganizationWithOwner(name, owner.userId, Date.now());
+  return createOrganizationAsOperator(testApp.instance.services.database.db, name, owner.userId);
 }
 
 /** Adds an existing user to an organization with a role, directly in the database. */

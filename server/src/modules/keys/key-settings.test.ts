@@ -10,19 +10,15 @@ describe('validateKeySettings', () => {
   });
 
   it('keeps null as "clear" for every nullable setting', () => {
-    expect(
-      validateKeySettings(
-        { allowedModels: null, ipAllowlist: null, expiresAt: null, rpmLimit: null, tpmLimit: null, budgetMicros: null },
-        now,
-      ),
-    ).toEqual({
+    const cleared = {
       allowedModels: null,
       ipAllowlist: null,
       expiresAt: null,
       rpmLimit: null,
       tpmLimit: null,
       budgetMicros: null,
-    });
+    };
+    expect(validateKeySettings(cleared, now)).toEqual(cleared);
   });
 
   it('stores scopes once each, in the closed list order; null means the default gateway scopes', () => {

@@ -32,3 +32,5 @@ export type { CreatedInvitation, InvitationLookup, AcceptedInvitation, Invitatio
 export { invitationStatuses, invitationStatus, invitationSortFields } from './invitation-repository.ts';
 export type { InvitationRow, InvitationStatus, InvitationSortField } from './invitation-repository.ts';
 export { OrganizationPurge, type PurgedOrganization } from './organization-purge.ts';
+export { bootstrapAdmin, createOrganizationAsOperator } from './bootstrap-admin.ts';
+export type { BootstrapResult } from './bootstrap-admin.ts';

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Insertable, Kysely, Selectable } from 'kysely';
 import type { DatabaseSchema, OrgRole, UsersTable } from '../../db/schema.ts';
 
@@ -114,21 +113,5 @@ export class UserRepository {
       .orderBy('organizations.name')
       .orderBy('organizations.id')
       .execute();
-  }
-
-  /** Creates an organization and makes `userId` its owner, in one transaction; returns the organization id. */
-  async createOrganizationWithOwner(name: string, userId: string, now: number): Promise<string> {
-    const orgId = `org_${randomUUID().replaceAll('-', '')}`;
-    await this.#db.transaction().execute(async (transaction) => {
-      await transaction
-        .insertInto('organizations')
-        .values({ id: orgId, name, settings: '{}', deleted_at: null, created_at: now, updated_at: now })
-        .execute();
-      await transaction
-        .insertInto('org_members')
-        .values({ org_id: orgId, user_id: userId, role: 'owner', created_at: now })
-        .execute();
-    });
-    return orgId;
   }
 }
