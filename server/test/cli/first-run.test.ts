@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseSseData } from '../support/server-sent-events.ts';
+import { parseSseData, streamedChatText } from '../support/server-sent-events.ts';
 import { killLeftoverProcesses, parseCurl, startCli, type CliProcess } from './cli-process.ts';
 
 /**
@@ -49,11 +49,7 @@ describe('first run with no provider configured', () => {
     expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const events = parseSseData(await response.text());
     expect(events.at(-1)).toBe('[DONE]');
-    const text = events
-      .slice(0, -1)
-      .map((event) => (JSON.parse(event) as { choices: Array<{ delta: { content?: string } }> }).choices[0]?.delta)
-      .map((delta) => delta?.content ?? '')
-      .join('');
+    const text = streamedChatText(events);
     expect(text).toBe('tok0 tok1 tok2 tok3 tok4 tok5 tok6 tok7 tok8 tok9 tok10 tok11 ');
 
     const models = await fetch(curl.url.replace(/\/chat\/completions$/, '/models'), {

@@ -7,7 +7,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { startMockUpstream, type MockUpstreamHandle } from '@aihub/mock-upstream';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { stringify as stringifyYaml } from 'yaml';
-import { parseSseData } from '../support/server-sent-events.ts';
+import { parseSseData, streamedChatText } from '../support/server-sent-events.ts';
 import { killLeftoverProcesses, startCli, type CliProcess } from './cli-process.ts';
 
 /**
@@ -112,11 +112,7 @@ describe('graceful shutdown of aihub serve', () => {
     await rest;
     const events = parseSseData(body);
     expect(events.at(-1)).toBe('[DONE]');
-    const text = events
-      .slice(0, -1)
-      .map((event) => (JSON.parse(event) as { choices: Array<{ delta: { content?: string } }> }).choices[0]?.delta)
-      .map((delta) => delta?.content ?? '')
-      .join('');
+    const text = streamedChatText(events);
     expect(text).toBe(Array.from({ length: chunks }, (_, index) => `tok${index} `).join(''));
     expect(await exitCode).toBe(0);
 

@@ -20,6 +20,15 @@ export function parseSseJson(body: string): Array<Record<string, unknown>> {
     .map((data) => JSON.parse(data) as Record<string, unknown>);
 }
 
+/** The text a streamed chat completion carried: the content deltas of every event before the final `[DONE]`. */
+export function streamedChatText(events: readonly string[]): string {
+  return events
+    .slice(0, -1)
+    .map((event) => (JSON.parse(event) as { choices: Array<{ delta: { content?: string } }> }).choices[0]?.delta)
+    .map((delta) => delta?.content ?? '')
+    .join('');
+}
+
 /**
  * POSTs a streaming chat request over a real socket and reads the whole response body. The request carries a
  * deadline, so a response that never ends rejects instead of hanging.
