@@ -1,30 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { goodPassword, registerAccount, startIdentityTestApp, type IdentityTestApp } from '../support/identity.ts';
+import { describe, expect, it } from 'vitest';
+import { signInToConsole, useIdentityTestApp } from '../support/identity.ts';
 import { testEngines } from '../support/test-database.ts';
 
-/** Signs in as the console does and returns the cookies it was given. */
-async function consoleSignIn(identityApp: IdentityTestApp): Promise<Record<string, string>> {
-  const account = await registerAccount(identityApp);
-  const login = await identityApp.post(
-    '/auth/login',
-    { email: account.email, password: goodPassword },
-    { query: { session: 'cookie' } },
-  );
-  expect(login.statusCode).toBe(200);
-  return Object.fromEntries(login.cookies.map((cookie) => [cookie.name, cookie.value]));
-}
-
 describe.each(testEngines)('CSRF tokens bound to the session on %s', (engine) => {
-  let identityApp: IdentityTestApp;
-  beforeAll(async () => {
-    identityApp = await startIdentityTestApp(engine);
-  });
-  afterAll(async () => {
-    await identityApp.close();
-  });
+  const identityApp = useIdentityTestApp(engine);
 
   it('refuses an injected CSRF cookie and a matching header (a planted double-submit pair)', async () => {
-    const cookies = await consoleSignIn(identityApp);
+    const cookies = await signInToConsole(identityApp);
     const planted = 'attacker-chosen-value';
     const response = await identityApp.post('/auth/logout', undefined, {
       cookies: { aihub_session: cookies.aihub_session!, aihub_csrf: planted },
@@ -35,8 +17,8 @@ describe.each(testEngines)('CSRF tokens bound to the session on %s', (engine) =>
   });
 
   it("refuses another session's CSRF token, and accepts the session's own even without the cookie", async () => {
-    const victim = await consoleSignIn(identityApp);
-    const attacker = await consoleSignIn(identityApp);
+    const victim = await signInToConsole(identityApp);
+    const attacker = await signInToConsole(identityApp);
     expect(attacker.aihub_csrf).not.toBe(victim.aihub_csrf);
 
     const crossed = await identityApp.post('/auth/logout', undefined, {
@@ -53,8 +35,8 @@ describe.each(testEngines)('CSRF tokens bound to the session on %s', (engine) =>
   });
 
   it('checks the refresh cookie against the token of its own session, which stays the same across refreshes', async () => {
-    const cookies = await consoleSignIn(identityApp);
-    const other = await consoleSignIn(identityApp);
+    const cookies = await signInToConsole(identityApp);
+    const other = await signInToConsole(identityApp);
     const planted = await identityApp.post('/auth/refresh', undefined, {
       cookies: { aihub_refresh: cookies.aihub_refresh!, aihub_csrf: 'planted' },
       headers: { 'x-csrf-token': 'planted' },

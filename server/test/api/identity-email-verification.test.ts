@@ -1,23 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   auditEventsFor,
   bearer,
   goodPassword,
   loginWithPassword,
   registerAccount,
-  startIdentityTestApp,
-  type IdentityTestApp,
+  useIdentityTestApp,
 } from '../support/identity.ts';
 import { testEngines } from '../support/test-database.ts';
 
 describe.each(testEngines)('email verification on %s', (engine) => {
-  let identityApp: IdentityTestApp;
-  beforeAll(async () => {
-    identityApp = await startIdentityTestApp(engine);
-  });
-  afterAll(async () => {
-    await identityApp.close();
-  });
+  const identityApp = useIdentityTestApp(engine);
 
   it('sends no email at registration when verification is optional', async () => {
     const account = await registerAccount(identityApp);
@@ -80,13 +73,7 @@ describe.each(testEngines)('email verification on %s', (engine) => {
   });
 
   describe('when required', () => {
-    let strictApp: IdentityTestApp;
-    beforeAll(async () => {
-      strictApp = await startIdentityTestApp(engine, { requireEmailVerification: true });
-    });
-    afterAll(async () => {
-      await strictApp.close();
-    });
+    const strictApp = useIdentityTestApp(engine, { requireEmailVerification: true });
 
     it('emails the link at registration', async () => {
       const account = await registerAccount(strictApp);

@@ -1,13 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   bearer,
   goodPassword,
   loginWithPassword,
   registerAccount,
-  startIdentityTestApp,
+  signInToConsole,
+  useIdentityTestApp,
   uniqueEmail,
   type BearerSession,
-  type IdentityTestApp,
 } from '../support/identity.ts';
 import { testEngines } from '../support/test-database.ts';
 
@@ -19,13 +19,7 @@ function freshAddress(): string {
 }
 
 describe.each(testEngines)('sign-in on %s', (engine) => {
-  let identityApp: IdentityTestApp;
-  beforeAll(async () => {
-    identityApp = await startIdentityTestApp(engine);
-  });
-  afterAll(async () => {
-    await identityApp.close();
-  });
+  const identityApp = useIdentityTestApp(engine);
 
   it('returns bearer tokens that sign the user in to the management API', async () => {
     const account = await registerAccount(identityApp);
@@ -172,13 +166,7 @@ describe.each(testEngines)('sign-in on %s', (engine) => {
     });
 
     it('reads with the cookie, but refuses a write without x-csrf-token (403 csrf_failed) and accepts it with', async () => {
-      const account = await registerAccount(identityApp);
-      const login = await identityApp.post(
-        '/auth/login',
-        { email: account.email, password: goodPassword },
-        { query: { session: 'cookie' } },
-      );
-      const cookies = Object.fromEntries(login.cookies.map((cookie) => [cookie.name, cookie.value]));
+      const cookies = await signInToConsole(identityApp);
       const sessionCookies = { aihub_session: cookies.aihub_session!, aihub_csrf: cookies.aihub_csrf! };
 
       const me = await identityApp.get('/me', { cookies: sessionCookies });
@@ -206,13 +194,7 @@ describe.each(testEngines)('sign-in on %s', (engine) => {
   });
 
   describe('with email verification required', () => {
-    let strictApp: IdentityTestApp;
-    beforeAll(async () => {
-      strictApp = await startIdentityTestApp(engine, { requireEmailVerification: true });
-    });
-    afterAll(async () => {
-      await strictApp.close();
-    });
+    const strictApp = useIdentityTestApp(engine, { requireEmailVerification: true });
 
     it('refuses sign-in with 403 until the address is verified, then lets the user in', async () => {
       const account = await registerAccount(strictApp);

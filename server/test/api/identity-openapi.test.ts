@@ -1,15 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LogMailer, SmtpMailer, createMailer } from '../../src/modules/identity/index.ts';
-import { startIdentityTestApp, testIdentity, type IdentityTestApp } from '../support/identity.ts';
+import { useIdentityTestApp, testIdentity } from '../support/identity.ts';
 
 describe('auth routes in the OpenAPI document', () => {
-  let identityApp: IdentityTestApp;
-  beforeAll(async () => {
-    identityApp = await startIdentityTestApp('sqlite');
-  });
-  afterAll(async () => {
-    await identityApp.close();
-  });
+  const identityApp = useIdentityTestApp('sqlite');
 
   it('describes every auth route under the auth tag, public ones without security', async () => {
     const response = await identityApp.testApp.instance.app.inject({ method: 'GET', url: '/api/openapi.json' });

@@ -1,26 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   auditEventsFor,
   bearer,
   goodPassword,
   loginWithPassword,
   registerAccount,
-  startIdentityTestApp,
+  useIdentityTestApp,
   uniqueEmail,
-  type IdentityTestApp,
 } from '../support/identity.ts';
 import { testEngines } from '../support/test-database.ts';
 
 const newPassword = 'Harbour-Quartz-Mosaic-77';
 
 describe.each(testEngines)('passwords on %s', (engine) => {
-  let identityApp: IdentityTestApp;
-  beforeAll(async () => {
-    identityApp = await startIdentityTestApp(engine, { publicUrl: 'https://hub.example.com' });
-  });
-  afterAll(async () => {
-    await identityApp.close();
-  });
+  const identityApp = useIdentityTestApp(engine, { publicUrl: 'https://hub.example.com' });
 
   const me = (accessToken: string) => identityApp.get('/me', { headers: bearer(accessToken) });
   const login = (email: string, password: string) => identityApp.post('/auth/login', { email, password });

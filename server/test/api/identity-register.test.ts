@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createOrganization, createSignedInUser } from '../support/api-users.ts';
 import {
   auditEventsFor,
   goodPassword,
-  startIdentityTestApp,
+  useIdentityTestApp,
   uniqueEmail,
   type IdentityTestApp,
 } from '../support/identity.ts';
@@ -49,13 +49,7 @@ async function createInvitation(
 
 describe.each(testEngines)('registration on %s', (engine) => {
   describe('open registration', () => {
-    let identityApp: IdentityTestApp;
-    beforeAll(async () => {
-      identityApp = await startIdentityTestApp(engine, { registration: 'open' });
-    });
-    afterAll(async () => {
-      await identityApp.close();
-    });
+    const identityApp = useIdentityTestApp(engine, { registration: 'open' });
 
     it('creates the account (email normalised), never shows the hash, and records user.register', async () => {
       const email = uniqueEmail('Ada');
@@ -172,13 +166,7 @@ describe.each(testEngines)('registration on %s', (engine) => {
   });
 
   describe('invite-only registration', () => {
-    let identityApp: IdentityTestApp;
-    beforeAll(async () => {
-      identityApp = await startIdentityTestApp(engine, { registration: 'invite' });
-    });
-    afterAll(async () => {
-      await identityApp.close();
-    });
+    const identityApp = useIdentityTestApp(engine, { registration: 'invite' });
 
     it('refuses registration without an invitation with 403', async () => {
       const response = await identityApp.post('/auth/register', {
@@ -235,13 +223,7 @@ describe.each(testEngines)('registration on %s', (engine) => {
   });
 
   describe('closed registration', () => {
-    let identityApp: IdentityTestApp;
-    beforeAll(async () => {
-      identityApp = await startIdentityTestApp(engine, { registration: 'closed' });
-    });
-    afterAll(async () => {
-      await identityApp.close();
-    });
+    const identityApp = useIdentityTestApp(engine, { registration: 'closed' });
 
     it('refuses everyone with 403, invitation or not', async () => {
       const email = uniqueEmail('closed');

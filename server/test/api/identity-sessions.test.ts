@@ -1,24 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   auditEventsFor,
   bearer,
   goodPassword,
   loginWithPassword,
   registerAccount,
-  startIdentityTestApp,
+  signInToConsole,
+  useIdentityTestApp,
   type BearerSession,
-  type IdentityTestApp,
 } from '../support/identity.ts';
 import { testEngines } from '../support/test-database.ts';
 
 describe.each(testEngines)('sessions on %s', (engine) => {
-  let identityApp: IdentityTestApp;
-  beforeAll(async () => {
-    identityApp = await startIdentityTestApp(engine);
-  });
-  afterAll(async () => {
-    await identityApp.close();
-  });
+  const identityApp = useIdentityTestApp(engine);
 
   const refresh = (refreshToken: string) => identityApp.post('/auth/refresh', { refresh_token: refreshToken });
   const me = (accessToken: string) => identityApp.get('/me', { headers: bearer(accessToken) });
@@ -85,13 +79,7 @@ describe.each(testEngines)('sessions on %s', (engine) => {
   });
 
   it('refreshes a console session from the refresh cookie, only with the CSRF header', async () => {
-    const account = await registerAccount(identityApp);
-    const login = await identityApp.post(
-      '/auth/login',
-      { email: account.email, password: goodPassword },
-      { query: { session: 'cookie' } },
-    );
-    const cookies = Object.fromEntries(login.cookies.map((cookie) => [cookie.name, cookie.value]));
+    const cookies = await signInToConsole(identityApp);
     const refreshCookies = { aihub_refresh: cookies.aihub_refresh!, aihub_csrf: cookies.aihub_csrf! };
 
     const withoutHeader = await identityApp.post('/auth/refresh', undefined, { cookies: refreshCookies });

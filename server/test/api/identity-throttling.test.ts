@@ -1,12 +1,6 @@
 import type { LightMyRequestResponse } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  goodPassword,
-  loginWithPassword,
-  registerAccount,
-  startIdentityTestApp,
-  type IdentityTestApp,
-} from '../support/identity.ts';
+import { describe, expect, it } from 'vitest';
+import { goodPassword, loginWithPassword, registerAccount, useIdentityTestApp } from '../support/identity.ts';
 import { testEngines } from '../support/test-database.ts';
 
 let addressCounter = 0;
@@ -16,13 +10,7 @@ function freshAddress(): string {
 }
 
 describe.each(testEngines)('sign-in throttling that an attacker cannot turn into a lockout, on %s', (engine) => {
-  let identityApp: IdentityTestApp;
-  beforeAll(async () => {
-    identityApp = await startIdentityTestApp(engine);
-  });
-  afterAll(async () => {
-    await identityApp.close();
-  });
+  const identityApp = useIdentityTestApp(engine);
 
   const attempt = (email: string, password: string, remoteAddress: string, cookies: Record<string, string> = {}) =>
     identityApp.post('/auth/login', { email, password }, { remoteAddress, cookies });

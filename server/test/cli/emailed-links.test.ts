@@ -1,14 +1,7 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  bearer,
-  goodPassword,
-  loginWithPassword,
-  registerAccount,
-  startIdentityTestApp,
-  type IdentityTestApp,
-} from '../support/identity.ts';
+import { bearer, goodPassword, loginWithPassword, registerAccount, useIdentityTestApp } from '../support/identity.ts';
 import { listenOnLoopback } from '../support/listen-on-loopback.ts';
 
 /**
@@ -27,27 +20,20 @@ const chromiumArgs = [
 const newPassword = 'Copper-Heron-Meadow-77';
 
 describe('pages behind the mailed links', () => {
-  let identityApp: IdentityTestApp;
+  const identityApp = useIdentityTestApp('sqlite');
   let origin: string;
   let browser: Browser | undefined;
 
   beforeAll(async () => {
-    identityApp = await startIdentityTestApp('sqlite');
     origin = await listenOnLoopback(identityApp.testApp.instance.app);
   });
   afterAll(async () => {
     await browser?.close();
-    await identityApp?.close();
   });
 
   /** The mailed link's path and query, opened on this server (the mail names the configured public URL). */
   function mailedLink(email: string, path: string): string {
-    const link = identityApp.mailer
-      .to(email)
-      .flatMap((message) => message.text.match(/https?:\/\/\S+/g) ?? [])
-      .map((text) => new URL(text))
-      .findLast((url) => url.pathname === path);
-    if (!link) throw new Error(`no ${path} link was mailed to ${email}`);
+    const link = identityApp.mailer.linkSentTo(email, path);
     return `${origin}${link.pathname}${link.search}`;
   }
 

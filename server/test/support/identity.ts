@@ -1,4 +1,5 @@
 import type { LightMyRequestResponse } from 'fastify';
+import { afterAll, beforeAll } from 'vitest';
 import type { IdentityConfig } from '../../src/config/config.ts';
 import type { DatabaseEngine } from '../../src/db/database.ts';
 import type { MailMessage, Mailer } from '../../src/modules/identity/index.ts';
@@ -18,14 +19,20 @@ export class CapturingMailer implements Mailer {
     return this.messages.filter((message) => message.to === email);
   }
 
-  /** The token in the link of the latest email to `email` whose link goes to `path` (e.g. /reset-password). */
-  tokenSentTo(email: string, path: string): string {
-    const links = this.to(email)
+  /** The link in the latest email to `email` whose link goes to `path` (e.g. /reset-password). */
+  linkSentTo(email: string, path: string): URL {
+    const link = this.to(email)
       .flatMap((message) => message.text.match(/https?:\/\/\S+/g) ?? [])
-      .map((link) => new URL(link))
-      .filter((link) => link.pathname === path);
-    const token = links.at(-1)?.searchParams.get('token');
-    if (!token) throw new Error(`no ${path} link was emailed to ${email}`);
+      .map((text) => new URL(text))
+      .findLast((url) => url.pathname === path);
+    if (!link) throw new Error(`no ${path} link was emailed to ${email}`);
+    return link;
+  }
+
+  /** The token in the link of the latest email to `email` whose link goes to `path`. */
+  tokenSentTo(email: string, path: string): string {
+    const token = this.linkSentTo(email, path).searchParams.get('token');
+    if (!token) throw new Error(`the ${path} link emailed to ${email} has no token`);
     return token;
   }
 }
@@ -90,6 +97,35 @@ export async function startIdentityTestApp(
   };
 }
 
+/**
+ * An identity test app for the tests of the enclosing `describe`: started before them and closed after. What it
+ * returns stands for the app once it has started, so tests and helpers use it as they would the app itself.
+ */
+export function useIdentityTestApp(engine: DatabaseEngine, identity: Partial<IdentityConfig> = {}): IdentityTestApp {
+  let started: IdentityTestApp | undefined;
+  beforeAll(async () => {
+    started = await startIdentityTestApp(engine, identity);
+  });
+  afterAll(async () => {
+    await started?.close();
+  });
+  const current = (): IdentityTestApp => {
+    if (!started) throw new Error('the identity test app is used before it started (outside a test)');
+    return started;
+  };
+  return {
+    get testApp() {
+      return current().testApp;
+    },
+    get mailer() {
+      return current().mailer;
+    },
+    post: (path, body, options) => current().post(path, body, options),
+    get: (path, options) => current().get(path, options),
+    close: () => current().close(),
+  };
+}
+
 /** A password that passes the policy. */
 export const goodPassword = 'Velvet-Otter-Lantern-42';
 
@@ -131,6 +167,18 @@ export async function loginWithPassword(
   );
   if (response.statusCode !== 200) throw new Error(`login failed: ${response.statusCode} ${response.body}`);
   return response.json<BearerSession>();
+}
+
+/** Registers an account and signs in as the console does; returns the cookies it was given, by name. */
+export async function signInToConsole(identityApp: IdentityTestApp): Promise<Record<string, string>> {
+  const account = await registerAccount(identityApp);
+  const login = await identityApp.post(
+    '/auth/login',
+    { email: account.email, password: goodPassword },
+    { query: { session: 'cookie' } },
+  );
+  if (login.statusCode !== 200) throw new Error(`console sign-in failed: ${login.statusCode} ${login.body}`);
+  return Object.fromEntries(login.cookies.map((cookie) => [cookie.name, cookie.value]));
 }
 
 export function bearer(accessToken: string): Record<string, string> {
