@@ -418,6 +418,24 @@ describe('UsageJournal stream checkpoints', () => {
     expect(checkpointsOnDisk).toEqual([checkpointLine(provisional).trimEnd()]);
   });
 
+  it('carries the latest checkpoint of every running stream forward, one line each', async () => {
+    const journal = createJournal();
+    await journal.start();
+    const streams = [1, 2, 3].map((tokens) => buildUsageRecord({ outcome: 'interrupted', completion_tokens: tokens }));
+    for (const stream of streams) journal.checkpoint(stream);
+    const later = { ...streams[1]!, completion_tokens: 20 };
+    journal.checkpoint(later);
+    journal.append(buildUsageRecord());
+    await journal.flush();
+
+    const checkpointsOnDisk = segmentNames()
+      .flatMap((name) => readFileSync(path.join(directory, name), 'utf8').split('\n'))
+      .filter((line) => line.startsWith('{"checkpoint"'));
+    expect(checkpointsOnDisk.sort()).toEqual(
+      [streams[0]!, later, streams[2]!].map((record) => checkpointLine(record).trimEnd()).sort(),
+    );
+  });
+
   it('commits the last checkpoint of a stream cut by a crash as interrupted, and nothing for finished streams', async () => {
     const cut = buildUsageRecord({ outcome: 'interrupted', streamed: 1, completion_tokens: 2 });
     const cutLater = { ...cut, completion_tokens: 7 };

@@ -283,8 +283,8 @@ export class UsageJournal {
     const next = this.#openSegment();
     this.#current = next;
     // The retired segment is deleted once its final records commit: a stream still running must not lose its
-    // checkpoint with it.
-    for (const line of this.#openCheckpoints.values()) writeSync(next.descriptor, line);
+    // checkpoint with it. One write for all of them: this runs at every flush, whatever the number of open streams.
+    if (this.#openCheckpoints.size > 0) writeSync(next.descriptor, [...this.#openCheckpoints.values()].join(''));
   }
 
   #openSegment(): Segment {
