@@ -29,9 +29,12 @@ export function editTopLevelMembers(text: string, edits: TopLevelEdits): string 
   let position = skipWhitespace(text, 0);
   if (text.charCodeAt(position) !== openBrace) return undefined;
   position += 1;
-  let modelValue: { start: number; end: number } | undefined;
+  // Plain numbers rather than objects: this runs on every forwarded body and stream chunk.
+  let modelStart = -1;
+  let modelEnd = -1;
   /** The text a removed usage member takes with it: its leading comma, or its trailing one when it comes first. */
-  let usageCut: { start: number; end: number } | undefined;
+  let cutStart = -1;
+  let cutEnd = -1;
   let commaBefore = -1;
   for (;;) {
     position = skipWhitespace(text, position);
@@ -40,7 +43,6 @@ export function editTopLevelMembers(text: string, edits: TopLevelEdits): string 
     if (text.charCodeAt(keyStart) !== quote) return undefined;
     const keyEnd = endOfString(text, keyStart);
     if (keyEnd === -1) return undefined;
-    const key = text.slice(keyStart + 1, keyEnd);
     position = skipWhitespace(text, keyEnd + 1);
     if (text.charCodeAt(position) !== colon) return undefined;
     const valueStart = skipWhitespace(text, position + 1);
@@ -49,31 +51,38 @@ export function editTopLevelMembers(text: string, edits: TopLevelEdits): string 
     position = skipWhitespace(text, valueEnd);
     const separator = text.charCodeAt(position);
     if (separator !== comma && separator !== closeBrace) return undefined;
-    if (key === 'model' && text.charCodeAt(valueStart) === quote) {
-      modelValue = { start: valueStart, end: valueEnd };
+    if (isKey(text, keyStart, keyEnd, 'model') && text.charCodeAt(valueStart) === quote) {
+      modelStart = valueStart;
+      modelEnd = valueEnd;
       if (!edits.dropNullUsage) break;
-    } else if (key === 'usage' && edits.dropNullUsage && text.slice(valueStart, valueEnd) === 'null') {
-      usageCut =
-        commaBefore !== -1
-          ? { start: commaBefore, end: valueEnd }
-          : { start: keyStart, end: separator === comma ? skipWhitespace(text, position + 1) : valueEnd };
+    } else if (
+      edits.dropNullUsage &&
+      isKey(text, keyStart, keyEnd, 'usage') &&
+      valueEnd - valueStart === 4 &&
+      text.startsWith('null', valueStart)
+    ) {
+      cutStart = commaBefore !== -1 ? commaBefore : keyStart;
+      cutEnd = commaBefore !== -1 || separator !== comma ? valueEnd : skipWhitespace(text, position + 1);
     }
     if (separator === closeBrace) break;
     commaBefore = position;
     position += 1;
   }
-  if (!modelValue) return undefined;
+  if (modelStart === -1) return undefined;
   const model = JSON.stringify(edits.model);
-  const modelUnchanged = modelValue.end - modelValue.start === model.length && text.startsWith(model, modelValue.start);
+  const modelUnchanged = modelEnd - modelStart === model.length && text.startsWith(model, modelStart);
   // The common case (the upstream already names the requested model): the text itself, with no copy to build and no
   // concatenation for the socket write to flatten.
-  if (usageCut === undefined) {
-    return modelUnchanged ? text : spliced(text, modelValue.start, modelValue.end, model);
-  }
-  if (modelUnchanged) return spliced(text, usageCut.start, usageCut.end, '');
-  return usageCut.start < modelValue.start
-    ? text.slice(0, usageCut.start) + text.slice(usageCut.end, modelValue.start) + model + text.slice(modelValue.end)
-    : text.slice(0, modelValue.start) + model + text.slice(modelValue.end, usageCut.start) + text.slice(usageCut.end);
+  if (cutStart === -1) return modelUnchanged ? text : spliced(text, modelStart, modelEnd, model);
+  if (modelUnchanged) return spliced(text, cutStart, cutEnd, '');
+  return cutStart < modelStart
+    ? text.slice(0, cutStart) + text.slice(cutEnd, modelStart) + model + text.slice(modelEnd)
+    : text.slice(0, modelStart) + model + text.slice(modelEnd, cutStart) + text.slice(cutEnd);
+}
+
+/** Whether the member name between the quotes at `keyStart` and `keyEnd` is `name` (compared in place). */
+function isKey(text: string, keyStart: number, keyEnd: number, name: string): boolean {
+  return keyEnd - keyStart - 1 === name.length && text.startsWith(name, keyStart + 1);
 }
 
 function spliced(text: string, start: number, end: number, replacement: string): string {
