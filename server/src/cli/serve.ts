@@ -29,7 +29,7 @@ export async function serve(
   const demo = config.operations.demoProvider ? await startDemoUpstream() : undefined;
   if (demo) config = withDemoProvider(config, demo.url);
 
-  const instance = await createApp(config, { warmTokenizer: true });
+  const instance = await createApp(config);
   const { app } = instance;
 
   // Handlers go in before the ready line: a supervisor may stop the server the moment it reads that line, and a

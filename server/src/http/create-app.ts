@@ -66,8 +66,6 @@ export interface CreateAppOptions {
   mailer?: Mailer;
   /** The clock key expiry and rotation grace are judged by (tests move it instead of sleeping). */
   now?: () => number;
-  /** Start the token-counting worker now, so the first count does not wait for its rank table (`serve` does). */
-  warmTokenizer?: boolean;
 }
 
 /** Builds the whole service: storage, gateway pieces and HTTP routes. Tests drive the result in-process. */
@@ -145,7 +143,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     catalog: new ModelCatalog(config),
     upstream: new UpstreamClient(),
     journal,
-    tokenCounter: startTokenCounter(options.warmTokenizer ?? false),
+    tokenCounter: new TokenCounter(),
   };
 
   registerErrorHandling(app);
@@ -253,10 +251,4 @@ function latestUsePerKey(records: readonly UsageRecordInsert[]): Map<string, num
       latest.set(record.key_id, record.created_at);
   }
   return latest;
-}
-
-function startTokenCounter(warm: boolean): TokenCounter {
-  const counter = new TokenCounter();
-  if (warm) counter.warm();
-  return counter;
 }

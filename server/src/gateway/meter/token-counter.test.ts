@@ -13,7 +13,6 @@ describe('TokenCounter', () => {
   let counter: TokenCounter;
   beforeAll(() => {
     counter = new TokenCounter();
-    counter.warm();
   });
   afterAll(async () => {
     await counter.close();

@@ -11,11 +11,6 @@ export class TokenCounter {
   #nextId = 0;
   readonly #waiting = new Map<number, { resolve: (count: number) => void; estimate: number }>();
 
-  /** Starts the worker, which loads the rank table at once, so the first count does not wait for it. */
-  warm(): void {
-    this.#ensureWorker();
-  }
-
   async count(text: string): Promise<number> {
     if (text.length === 0) return 0;
     return this.#countInWorker(text);
