@@ -30,7 +30,8 @@ export function findLastObjectMember(text: string, name: string): string | undef
   return undefined;
 }
 
-function skipWhitespace(text: string, position: number): number {
+/** Index of the first character at or after `position` that is not JSON whitespace. */
+export function skipWhitespace(text: string, position: number): number {
   let index = position;
   while (index < text.length) {
     const code = text.charCodeAt(index);
@@ -41,7 +42,7 @@ function skipWhitespace(text: string, position: number): number {
 }
 
 /** Index of the closing quote of the string opening at `position`, or -1. */
-function endOfString(text: string, position: number): number {
+export function endOfString(text: string, position: number): number {
   for (let index = position + 1; index < text.length; index += 1) {
     const code = text.charCodeAt(index);
     if (code === 92 /* \ */) index += 1;

@@ -1,3 +1,5 @@
+import { endOfString, skipWhitespace } from '../../lib/json-member-scan.ts';
+
 /**
  * Edits two top-level members of an OpenAI response or stream chunk without parsing it, for bodies forwarded byte
  * for byte: `model` is set to the name the client asked for, and a `"usage":null` member (which upstreams asked for
@@ -16,7 +18,6 @@ const openBrace = 123;
 const closeBrace = 125;
 const openBracket = 91;
 const quote = 34;
-const backslash = 92;
 const colon = 58;
 const comma = 44;
 /**
@@ -87,26 +88,6 @@ function isKey(text: string, keyStart: number, keyEnd: number, name: string): bo
 
 function spliced(text: string, start: number, end: number, replacement: string): string {
   return text.slice(0, start) + replacement + text.slice(end);
-}
-
-function skipWhitespace(text: string, position: number): number {
-  let index = position;
-  while (index < text.length) {
-    const code = text.charCodeAt(index);
-    if (code !== 32 && code !== 10 && code !== 13 && code !== 9) break;
-    index += 1;
-  }
-  return index;
-}
-
-/** Index of the closing quote of the string opening at `position`, or -1. */
-function endOfString(text: string, position: number): number {
-  for (let index = position + 1; index < text.length; index += 1) {
-    const code = text.charCodeAt(index);
-    if (code === backslash) index += 1;
-    else if (code === quote) return index;
-  }
-  return -1;
 }
 
 /** Index just past the value starting at `position`, or -1. */
