@@ -41,10 +41,10 @@ export function resolveModelFor(
   return model;
 }
 
-export function isModelAllowed(principal: KeyPrincipal, model: CatalogModel, requested = model.name): boolean {
-  return (
-    principal.allowedModels === null ||
-    principal.allowedModels.has(model.name) ||
-    principal.allowedModels.has(requested)
-  );
+/** A key's allowlist admits a model when it names the model or any of its aliases, whichever name is asked for. */
+export function isModelAllowed(principal: KeyPrincipal, model: CatalogModel): boolean {
+  const allowed = principal.allowedModels;
+  if (allowed === null) return true;
+  for (const name of model.names) if (allowed.has(name)) return true;
+  return false;
 }

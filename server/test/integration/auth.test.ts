@@ -133,6 +133,21 @@ describe.each(testEngines)('API key authentication on %s', (engine) => {
       expect((await post('/v1/chat/completions', { ...chatPayload, model: 'test' })).statusCode).toBe(200);
     });
 
+    it('admits a model whose allowlist names only its alias, by either name, and lists it', async () => {
+      const aliasOnly = (await createTestKey(testApp, { allowedModels: ['test'] })).secret;
+      for (const model of ['test', 'gpt-test']) {
+        const response = await testApp.instance.app.inject({
+          method: 'POST',
+          url: '/v1/chat/completions',
+          headers: testApp.headers(aliasOnly),
+          payload: { ...chatPayload, model },
+        });
+        expect(response.statusCode).toBe(200);
+      }
+      const listed = await listModels(bearer(aliasOnly));
+      expect(listed.json<{ data: Array<{ id: string }> }>().data.map((entry) => entry.id)).toEqual(['gpt-test']);
+    });
+
     it('answers a model outside the allowlist with 403 model_not_allowed on param model', async () => {
       testApp.upstream.clearRequests();
       const response = await post('/v1/embeddings', { model: 'embed-test', input: 'hello' });
