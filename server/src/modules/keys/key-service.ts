@@ -408,7 +408,7 @@ export class KeyService {
     }
     const now = this.#now();
     const status = statusOf(row, now);
-    if (status !== 'active') throw new AppError('conflict', `a ${status} key cannot be rotated`);
+    if (status !== 'active') throw new AppError('conflict', `this key is ${status} and cannot be rotated`);
     const alreadyRotated = 'this key was already rotated; rotate its replacement instead';
     if (await this.#repository.hasSuccessor(row.id)) throw new AppError('conflict', alreadyRotated);
     const secret = generateKeySecret();
