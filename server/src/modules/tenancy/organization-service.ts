@@ -174,11 +174,17 @@ export class OrganizationService {
         });
       }
       if (target.role === 'owner') throw new AppError('conflict', 'this member already owns the organization');
-      if (scope.actor.platformRole !== 'admin') {
+      // An owner hands over only their own ownership: the compare-and-set below is on the caller's row, so a transfer
+      // that read the caller as owner just before another transfer committed finds that row changed and fails. (Taking
+      // whoever owns the organization by then would let a caller who is no longer owner move it on.)
+      let previousOwners: Awaited<ReturnType<MemberRepository['findOwners']>>;
+      if (scope.actor.platformRole === 'admin') {
+        previousOwners = await members.findOwners(scope);
+      } else {
         const caller = await members.find(scope, scope.actor.userId);
         if (caller?.role !== 'owner') throw ownershipMoved();
+        previousOwners = [caller];
       }
-      const previousOwners = await members.findOwners(scope);
       for (const owner of previousOwners) {
         if (!(await members.updateRole(scope, owner.user_id, 'owner', 'admin'))) throw ownershipMoved();
       }
