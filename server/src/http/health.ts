@@ -17,8 +17,8 @@ const defaultReadinessTimeoutMs = 1000;
 
 /**
  * Liveness (the process answers) and readiness (it can reach its database). Liveness never depends on the database:
- * an outage must not get healthy instances restarted, and usage keeps going to the journal meanwhile. Both report
- * the usage backlog waiting for the database.
+ * an outage must not get healthy instances restarted, and usage keeps going to the journal meanwhile. Readiness also
+ * reports the usage backlog waiting for the database.
  */
 export function registerHealth(app: FastifyInstance, dependencies: HealthDependencies): void {
   const { database } = dependencies;
