@@ -120,17 +120,22 @@ export async function migrateToLatest(db: Database): Promise<MigrationResultSet>
 }
 
 async function runMigrations(db: Database): Promise<MigrationResultSet> {
+  const migrator = await createMigrator(db);
+  const result = await migrator.migrateToLatest();
+  if (result.error)
+    throw result.error instanceof Error ? result.error : new Error('migration failed', { cause: result.error });
+  return result;
+}
+
+/** The migrator for this version's migrations, with its bookkeeping in the schema the connection works in. */
+export async function createMigrator(db: Database): Promise<Migrator> {
   const migrationTableSchema = await readPostgresSchema(db);
-  const migrator = new Migrator({
+  return new Migrator({
     db,
     provider: migrationProvider,
     migrationTableName: 'schema_migrations',
     ...(migrationTableSchema ? { migrationTableSchema } : {}),
   });
-  const result = await migrator.migrateToLatest();
-  if (result.error)
-    throw result.error instanceof Error ? result.error : new Error('migration failed', { cause: result.error });
-  return result;
 }
 
 /**
