@@ -1,12 +1,12 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig } from '../config/load-config.ts';
-import { migrateToLatest, openDatabase } from '../db/database.ts';
 import { AppError } from '../errors/app-error.ts';
 import { KeyRepository, KeyService, keyScopes } from '../modules/keys/index.ts';
 import { UserRepository } from '../modules/users/index.ts';
 import { runBackup, runRestore } from './backup.ts';
 import { CommandError } from './command-error.ts';
 import { runDoctor } from './doctor.ts';
+import { withMigratedDatabase } from './migrated-database.ts';
 import { runPurge } from './purge.ts';
 import { serve } from './serve.ts';
 import { runSetAccountDisabled } from './users-disable.ts';
@@ -172,14 +172,14 @@ export async function runCli(argv: readonly string[], output: (line: string) => 
     .description('disable an account: no sign-in, sessions ended, keys refused (not revoked)')
     .requiredOption('--email <email>', 'the account')
     .action(async (options: { email: string }) => {
-      exitCode = await runSetAccountDisabled(options, true, output);
+      await runSetAccountDisabled(options, true, output);
     });
   usersCommand
     .command('enable')
     .description('enable a disabled account again; its keys work again')
     .requiredOption('--email <email>', 'the account')
     .action(async (options: { email: string }) => {
-      exitCode = await runSetAccountDisabled(options, false, output);
+      await runSetAccountDisabled(options, false, output);
     });
 
   try {
@@ -232,17 +232,9 @@ function parseGraceSeconds(text: string): number {
 async function withKeys(
   action: (keys: KeyService, migrations: string[], users: UserRepository) => Promise<void>,
 ): Promise<void> {
-  const config = loadConfig();
-  const database = openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
-  try {
-    const migrations = await migrateToLatest(database.db);
-    const applied = (migrations.results ?? [])
-      .filter((result) => result.status === 'Success')
-      .map((result) => result.migrationName);
-    await action(new KeyService(new KeyRepository(database.db)), applied, new UserRepository(database.db));
-  } finally {
-    await database.close();
-  }
+  await withMigratedDatabase(loadConfig(), (db, applied) =>
+    action(new KeyService(new KeyRepository(db)), applied, new UserRepository(db)),
+  );
 }
 
 function parsePort(value: string): number {

@@ -1,13 +1,11 @@
 import type { Config } from '../config/config.ts';
-import { migrateToLatest, openDatabase } from '../db/database.ts';
 import { OrganizationPurge, deletedOrganizationRetentionDays } from '../modules/tenancy/index.ts';
+import { withMigratedDatabase } from './migrated-database.ts';
 
 /** `aihub purge`: deletes, now, every organization whose retention period after deletion has ended. */
 export async function runPurge(config: Config, output: (line: string) => void, now = Date.now()): Promise<void> {
-  const database = openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
-  try {
-    await migrateToLatest(database.db);
-    const purged = await new OrganizationPurge(database.db).purgeExpired(now);
+  await withMigratedDatabase(config, async (db) => {
+    const purged = await new OrganizationPurge(db).purgeExpired(now);
     for (const organization of purged) {
       const rows = Object.values(organization.rows).reduce((sum, count) => sum + count, 0);
       output(
@@ -19,7 +17,5 @@ export async function runPurge(config: Config, output: (line: string) => void, n
         ? `nothing to purge (organizations are purged ${deletedOrganizationRetentionDays} days after deletion)`
         : `purged ${purged.length} organization${purged.length === 1 ? '' : 's'}`,
     );
-  } finally {
-    await database.close();
-  }
+  });
 }

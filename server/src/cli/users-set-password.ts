@@ -1,7 +1,6 @@
 import { loadConfig, readSecretFromEnvironment } from '../config/load-config.ts';
-import { migrateToLatest, openDatabase } from '../db/database.ts';
-import { isAppError } from '../errors/app-error.ts';
 import { passwordHashParametersFor, setPasswordAsOperator } from '../modules/identity/index.ts';
+import { withMigratedDatabase } from './migrated-database.ts';
 
 export interface SetPasswordOptions {
   email: string;
@@ -33,24 +32,11 @@ export async function runSetPassword(
     return 1;
   }
   const config = loadConfig();
-  const database = openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
-  try {
-    await migrateToLatest(database.db);
-    const account = await setPasswordAsOperator(
-      database.db,
-      options.email,
-      password,
-      passwordHashParametersFor(config),
-    );
+  await withMigratedDatabase(config, async (db) => {
+    const account = await setPasswordAsOperator(db, options.email, password, passwordHashParametersFor(config));
     output(`password set for ${account.email}; their other sessions were ended`);
-    return 0;
-  } catch (error) {
-    if (!isAppError(error)) throw error;
-    console.error(`aihub: ${error.message}`);
-    return 1;
-  } finally {
-    await database.close();
-  }
+  });
+  return 0;
 }
 
 async function readAll(input: AsyncIterable<Buffer | string>): Promise<string> {
