@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { newTimeOrderedId } from '../../lib/ids.ts';
 
 export interface AuditStamp {
   /** UUIDv7 layout; strictly increasing within this process, so ties on created_at still order by insertion. */
@@ -32,11 +32,8 @@ export class AuditClock {
   }
 }
 
+/** A UUIDv7 for `ms` whose 12 bits after the version hold `counter` (lib/ids.ts makes the rest). */
 function formatId(ms: number, counter: number): string {
-  const time = ms.toString(16).padStart(12, '0');
-  const random = randomBytes(8);
-  // Variant bits 10xx in the first byte of the last 64 bits.
-  random[0] = ((random[0] ?? 0) & 0x3f) | 0x80;
-  const tail = random.toString('hex');
-  return `${time.slice(0, 8)}-${time.slice(8, 12)}-7${counter.toString(16).padStart(3, '0')}-${tail.slice(0, 4)}-${tail.slice(4)}`;
+  const id = newTimeOrderedId(ms);
+  return `${id.slice(0, 15)}${counter.toString(16).padStart(3, '0')}${id.slice(18)}`;
 }
