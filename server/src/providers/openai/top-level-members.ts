@@ -1,12 +1,5 @@
 import { endOfString, skipWhitespace } from '../../lib/json-member-scan.ts';
 
-/**
- * Edits two top-level members of an OpenAI response or stream chunk without parsing it, for bodies forwarded byte
- * for byte: `model` is set to the name the client asked for, and a `"usage":null` member (which upstreams asked for
- * usage put on every chunk) can be removed. Written by hand for the hot path: a scan that stops as soon as it has
- * what it needs costs far less than parsing and re-serialising each body. Returns undefined whenever the text does
- * not look as expected; callers then parse it.
- */
 export interface TopLevelEdits {
   /** The new value of a top-level string member `model`. */
   readonly model: string;
@@ -26,6 +19,13 @@ const comma = 44;
  */
 const structural = /["[\]{}]/g;
 
+/**
+ * Edits two top-level members of an OpenAI response or stream chunk without parsing it, for bodies forwarded byte
+ * for byte: `model` is set to the name the client asked for, and a `"usage":null` member (which upstreams asked for
+ * usage put on every chunk) can be removed. Written by hand for the hot path: a scan that stops as soon as it has
+ * what it needs costs far less than parsing and re-serialising each body. Returns undefined whenever the text does
+ * not look as expected; callers then parse it.
+ */
 export function editTopLevelMembers(text: string, edits: TopLevelEdits): string | undefined {
   let position = skipWhitespace(text, 0);
   if (text.charCodeAt(position) !== openBrace) return undefined;
