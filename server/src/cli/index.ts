@@ -96,7 +96,7 @@ export async function runCli(argv: readonly string[], output: (line: string) => 
     .action(async (options: KeysCreateOptions) => {
       await withKeys(async (keys, _migrations, users) => {
         const owner = await users.findByEmail(options.user);
-        if (!owner) throw new CliError(`no user ${options.user}; start the server once to create the admin`);
+        if (!owner) throw new CommandError(`no user ${options.user}; start the server once to create the admin`);
         const allowedModels = splitList(options.models);
         const expiresAt = options.expires ? parseExpiry(options.expires, Date.now()) : null;
         const target = await keys.resolveOperatorTarget(owner.id, options.org, options.team);
@@ -140,7 +140,7 @@ export async function runCli(argv: readonly string[], output: (line: string) => 
     .argument('<id>', 'key id (from keys list)')
     .action(async (id: string) => {
       await withKeys(async (keys) => {
-        if (!(await keys.revoke(id))) throw new CliError(`no active key with id ${id}`);
+        if (!(await keys.revoke(id))) throw new CommandError(`no active key with id ${id}`);
         output(`revoked key ${id}`);
       });
     });
@@ -152,7 +152,7 @@ export async function runCli(argv: readonly string[], output: (line: string) => 
     .action(async (id: string, options: { grace: string }) => {
       await withKeys(async (keys) => {
         const rotated = await keys.rotate(id, parseGraceSeconds(options.grace));
-        if (!rotated) throw new CliError(`no key with id ${id}`);
+        if (!rotated) throw new CommandError(`no key with id ${id}`);
         output(`rotated key ${id} into ${rotated.key.id} (${rotated.key.name})`);
         output(`secret (shown once, store it now): ${rotated.secret}`);
       });
@@ -188,20 +188,13 @@ export async function runCli(argv: readonly string[], output: (line: string) => 
     return exitCode;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
-    if (
-      error instanceof ConfigError ||
-      error instanceof CliError ||
-      error instanceof CommandError ||
-      error instanceof AppError
-    ) {
+    if (error instanceof ConfigError || error instanceof CommandError || error instanceof AppError) {
       console.error(`aihub: ${error.message}`);
       return 1;
     }
     throw error;
   }
 }
-
-class CliError extends Error {}
 
 interface KeysCreateOptions {
   name: string;
@@ -224,7 +217,7 @@ function splitList(text: string | undefined): string[] | undefined {
 /** Accepts "0", "90s", "30m", "24h", "7d" (at most 7 days, checked by the key service). */
 function parseGraceSeconds(text: string): number {
   const match = /^(\d+)([smhd]?)$/.exec(text);
-  if (!match) throw new CliError(`cannot read grace period "${text}": use a duration like 30m, 24h or 7d`);
+  if (!match) throw new CommandError(`cannot read grace period "${text}": use a duration like 30m, 24h or 7d`);
   const unitSeconds = { '': 1, s: 1, m: 60, h: 3600, d: 86_400 } as const;
   return Number(match[1]) * unitSeconds[match[2] as keyof typeof unitSeconds];
 }
@@ -239,7 +232,7 @@ async function withKeys(
 
 function parsePort(value: string): number {
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`invalid port ${value}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CommandError(`invalid port ${value}`);
   return port;
 }
 
@@ -248,7 +241,8 @@ export function parseExpiry(text: string, now: number): number {
   const duration = /^(\d+)([dhm])$/.exec(text);
   const unitMs = { d: 86_400_000, h: 3_600_000, m: 60_000 } as const;
   const at = duration ? now + Number(duration[1]) * unitMs[duration[2] as keyof typeof unitMs] : Date.parse(text);
-  if (!Number.isFinite(at)) throw new CliError(`cannot read expiry "${text}": use an ISO date or a duration like 30d`);
-  if (at <= now) throw new CliError(`expiry "${text}" is in the past`);
+  if (!Number.isFinite(at))
+    throw new CommandError(`cannot read expiry "${text}": use an ISO date or a duration like 30d`);
+  if (at <= now) throw new CommandError(`expiry "${text}" is in the past`);
   return at;
 }
