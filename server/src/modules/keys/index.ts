@@ -18,6 +18,7 @@ export type {
   CreatedKey,
   KeyScope,
   KeyAccessRules,
+  KeyAction,
   KeyServiceOptions,
   KeyTarget,
 } from './key-service.ts';

@@ -104,6 +104,9 @@ export interface KeyTarget {
   readonly teamId: string | null;
 }
 
+/** What a caller does to a key that already exists. */
+export type KeyAction = 'keys.update.own' | 'keys.rotate.own' | 'keys.revoke.own';
+
 /**
  * Who may do what with keys: the tenancy module's Authorizer, backed by the permission matrix. KeyService asks it and
  * never looks at roles itself.
@@ -113,11 +116,7 @@ export interface KeyAccessRules {
   mayReadAllKeys(scope: OrgScope): boolean;
   maySeeKey(scope: OrgScope, key: KeyTarget): boolean;
   authorizeKeyCreation(scope: OrgScope, key: KeyTarget): Promise<void>;
-  authorizeKeyAction(
-    scope: OrgScope,
-    action: 'keys.update.own' | 'keys.rotate.own' | 'keys.revoke.own',
-    key: KeyTarget,
-  ): Promise<void>;
+  authorizeKeyAction(scope: OrgScope, action: KeyAction, key: KeyTarget): Promise<void>;
 }
 
 export interface KeyServiceOptions {

@@ -2,6 +2,7 @@ import type { Database } from '../../db/database.ts';
 import type { OrgRole, TeamRole } from '../../db/schema.ts';
 import { AppError } from '../../errors/app-error.ts';
 import type { Actor, OrgScope, PlatformScope } from '../shared/index.ts';
+import type { KeyAccessRules, KeyAction, KeyTarget } from '../keys/index.ts';
 import { MemberRepository } from './member-repository.ts';
 import { OrganizationRepository } from './organization-repository.ts';
 import { orgRoleAllows, orgRoleRank, teamRoleAllows, type Action } from './permissions.ts';
@@ -30,21 +31,13 @@ export interface InvitationGrant {
   readonly role: OrgRole;
 }
 
-/** A key as the authorizer sees it: whose it is and which team, if any, it belongs to. */
-export interface KeyTarget {
-  readonly userId: string;
-  readonly teamId: string | null;
-}
-
-/** What a caller does to a key that already exists. */
-export type KeyAction = 'keys.update.own' | 'keys.rotate.own' | 'keys.revoke.own';
-
 export interface AuthorizeOptions {
   /** For team-scoped actions: team roles can grant what org roles do not. */
   teamId?: string;
 }
 
-export class Authorizer {
+/** Also the keys module's KeyAccessRules: KeyService asks it who may do what with keys. */
+export class Authorizer implements KeyAccessRules {
   readonly #db: Database;
   constructor(db: Database) {
     this.#db = db;

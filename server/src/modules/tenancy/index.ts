@@ -7,8 +7,6 @@ export type {
   OrgRoleChange,
   TeamRoleChange,
   InvitationGrant,
-  KeyTarget,
-  KeyAction,
 } from './authorizer.ts';
 export { permissions, orgRoles, teamRoles } from './permissions.ts';
 export type { Action, Permission } from './permissions.ts';
