@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { runCli } from '../../src/cli/index.ts';
 import { runSetPassword } from '../../src/cli/users-set-password.ts';
@@ -8,29 +5,15 @@ import { migrateToLatest, openDatabase } from '../../src/db/database.ts';
 import { verifyPassword } from '../../src/lib/password.ts';
 import { UserRepository } from '../../src/modules/users/index.ts';
 import { goodPassword } from '../support/identity.ts';
-
-/** Variables the CLI reads through loadConfig; each test gets its own data dir and none of the caller's settings. */
-const controlledVariables = [
-  'AIHUB_DATA_DIR',
-  'AIHUB_CONFIG',
-  'AIHUB_SECRET_KEY',
-  'DATABASE_URL',
-  'AIHUB_PASSWORD_HASH_COST',
-  'TEST_ADMIN_PASSWORD',
-] as const;
+import { isolateCliEnvironment, type CliEnvironment } from '../support/cli-environment.ts';
 
 let dataDir: string;
-let saved: Partial<Record<string, string>>;
+let environment: CliEnvironment;
 let errorSpy: MockInstance<typeof console.error>;
 
 beforeEach(async () => {
-  saved = {};
-  for (const name of controlledVariables) {
-    saved[name] = process.env[name];
-    delete process.env[name];
-  }
-  dataDir = mkdtempSync(path.join(tmpdir(), 'aihub-identity-cli-'));
-  process.env.AIHUB_DATA_DIR = dataDir;
+  environment = isolateCliEnvironment('aihub-identity-cli-', ['AIHUB_PASSWORD_HASH_COST', 'TEST_ADMIN_PASSWORD']);
+  dataDir = environment.dataDir;
   process.env.AIHUB_PASSWORD_HASH_COST = '14';
   errorSpy = vi.spyOn(console, 'error').mockImplementation(() => undefined);
   const handle = openDatabase({ databaseUrl: undefined, dataDir });
@@ -47,11 +30,7 @@ beforeEach(async () => {
 
 afterEach(() => {
   errorSpy.mockRestore();
-  for (const name of controlledVariables) {
-    if (saved[name] === undefined) delete process.env[name];
-    else process.env[name] = saved[name];
-  }
-  rmSync(dataDir, { recursive: true, force: true });
+  environment.restore();
 });
 
 async function readAdmin() {

@@ -12,6 +12,7 @@ import { migrationProvider } from '../../src/db/migrations/index.ts';
 import { KeyRepository, KeyService, type KeySummary } from '../../src/modules/keys/index.ts';
 import { createOrganizationAsOperator } from '../../src/modules/tenancy/index.ts';
 import { UserRepository } from '../../src/modules/users/index.ts';
+import { isolateCliEnvironment, type CliEnvironment } from '../support/cli-environment.ts';
 
 const repositoryRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const serverPackage = JSON.parse(readFileSync(path.join(repositoryRoot, 'server/package.json'), 'utf8')) as {
@@ -19,32 +20,19 @@ const serverPackage = JSON.parse(readFileSync(path.join(repositoryRoot, 'server/
 };
 const dayMs = 86_400_000;
 
-/** Variables the CLI reads through loadConfig; each test gets its own data dir and none of the caller's settings. */
-const controlledVariables = ['AIHUB_DATA_DIR', 'AIHUB_CONFIG', 'AIHUB_SECRET_KEY', 'DATABASE_URL'] as const;
-
 let dataDir: string;
-let savedEnvironment: Partial<Record<(typeof controlledVariables)[number], string>>;
+let environment: CliEnvironment;
 let errorSpy: MockInstance<typeof console.error>;
 
 beforeEach(() => {
-  savedEnvironment = {};
-  for (const name of controlledVariables) {
-    if (process.env[name] !== undefined) savedEnvironment[name] = process.env[name];
-    delete process.env[name];
-  }
-  dataDir = mkdtempSync(path.join(tmpdir(), 'aihub-cli-'));
-  process.env.AIHUB_DATA_DIR = dataDir;
+  environment = isolateCliEnvironment('aihub-cli-');
+  dataDir = environment.dataDir;
   errorSpy = vi.spyOn(console, 'error').mockImplementation(() => undefined);
 });
 
 afterEach(() => {
   errorSpy.mockRestore();
-  for (const name of controlledVariables) {
-    const saved = savedEnvironment[name];
-    if (saved === undefined) delete process.env[name];
-    else process.env[name] = saved;
-  }
-  rmSync(dataDir, { recursive: true, force: true });
+  environment.restore();
 });
 
 /** Runs one command as `aihub <arguments>` and returns its exit code, printed lines and error lines. */

@@ -1,28 +1,18 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { runCli } from '../../src/cli/index.ts';
 import { migrateToLatest, openDatabase, type DatabaseHandle } from '../../src/db/database.ts';
 import { KeyRepository, KeyService } from '../../src/modules/keys/index.ts';
 import { UserRepository } from '../../src/modules/users/index.ts';
-
-/** Variables the CLI reads through loadConfig; each test gets its own data dir and none of the caller's settings. */
-const controlledVariables = ['AIHUB_DATA_DIR', 'AIHUB_CONFIG', 'AIHUB_SECRET_KEY', 'DATABASE_URL'] as const;
+import { isolateCliEnvironment, type CliEnvironment } from '../support/cli-environment.ts';
 
 let dataDir: string;
-let saved: Partial<Record<string, string>>;
+let environment: CliEnvironment;
 let errorSpy: MockInstance<typeof console.error>;
 let keySecret: string;
 
 beforeEach(async () => {
-  saved = {};
-  for (const name of controlledVariables) {
-    saved[name] = process.env[name];
-    delete process.env[name];
-  }
-  dataDir = mkdtempSync(path.join(tmpdir(), 'aihub-users-disable-'));
-  process.env.AIHUB_DATA_DIR = dataDir;
+  environment = isolateCliEnvironment('aihub-users-disable-');
+  dataDir = environment.dataDir;
   errorSpy = vi.spyOn(console, 'error').mockImplementation(() => undefined);
   const handle = openDatabase({ databaseUrl: undefined, dataDir });
   await migrateToLatest(handle.db);
@@ -51,11 +41,7 @@ beforeEach(async () => {
 
 afterEach(() => {
   errorSpy.mockRestore();
-  for (const name of controlledVariables) {
-    if (saved[name] === undefined) delete process.env[name];
-    else process.env[name] = saved[name];
-  }
-  rmSync(dataDir, { recursive: true, force: true });
+  environment.restore();
 });
 
 async function withDatabase<Result>(read: (handle: DatabaseHandle) => Promise<Result>): Promise<Result> {
