@@ -246,12 +246,24 @@ export class UsageJournal {
 
   /** Commits retired segments oldest first, one batch of at most maxBatchSize records at a time. */
   async #drain(): Promise<void> {
+    // Spilled segments are read back from disk once per drain, not once per batch taken from them; each is let go
+    // as soon as it is committed, so at most the segments of one batch are held.
+    const readBack = new Map<Segment, UsageRecordInsert[]>();
+    const recordsOf = (segment: Segment): UsageRecordInsert[] => {
+      if (segment.records !== undefined) return segment.records;
+      let records = readBack.get(segment);
+      if (records === undefined) {
+        records = readFinalRecords(segment.path);
+        readBack.set(segment, records);
+      }
+      return records;
+    };
     while (this.#retired.length > 0) {
       const batch: UsageRecordInsert[] = [];
       let consumed = 0;
       let offset = this.#headOffset;
       for (const segment of this.#retired) {
-        const records = segment.records ?? readFinalRecords(segment.path);
+        const records = recordsOf(segment);
         const room = this.#options.maxBatchSize - batch.length;
         const taken = records.slice(offset, offset + room);
         for (const record of taken) batch.push(record);
@@ -264,6 +276,7 @@ export class UsageJournal {
       if (batch.length > 0) await this.#options.sink.insertBatch(batch);
       for (const segment of this.#retired.splice(0, consumed)) {
         unlinkQuietly(segment.path);
+        readBack.delete(segment);
         this.#inMemoryRecords -= segment.records?.length ?? 0;
       }
       this.#headOffset = offset;
