@@ -132,6 +132,25 @@ describe.each(testEngines)('purge of deleted organizations (%s)', (engine) => {
 
     expect(await new OrganizationPurge(db).purgeExpired(now)).toEqual([]);
   });
+
+  it('purges each organization once when several instances run the purge at the same time', async () => {
+    database = await createTestDatabase(engine);
+    const db = database.handle.db;
+    await migrateToLatest(db);
+    for (const id of ['first', 'second', 'third']) await seedOrganization(db, id, now - retentionMs - 1);
+
+    const runs = await Promise.all([1, 2, 3].map(() => new OrganizationPurge(db).purgeExpired(now)));
+
+    const purgedIds = runs.flatMap((purged) => purged.map((organization) => organization.id));
+    expect(purgedIds.sort()).toEqual(['first', 'second', 'third']);
+    const events = await db
+      .selectFrom('audit_events')
+      .select('target_id')
+      .where('action', '=', 'organization.purge')
+      .orderBy('target_id')
+      .execute();
+    expect(events.map((event) => event.target_id)).toEqual(['first', 'second', 'third']);
+  });
 });
 
 describe('the purge knows every tenant table', () => {
