@@ -189,24 +189,19 @@ export class KeyRepository {
    * Locks the membership (and team) a key is about to be issued under, inside the issuing transaction, and reads
    * them again: a concurrent removal, demotion or team deletion then either commits first and is seen here, or waits
    * for this key and revokes it too. A no-op UPDATE is the lock that means the same on both engines (a row lock on
-   * PostgreSQL; SQLite runs one writer at a time).
+   * PostgreSQL; SQLite runs one writer at a time), and its RETURNING is the read.
    */
   async lockHolder(
     orgId: string,
     userId: string,
     teamId: string | null,
   ): Promise<{ memberRole: OrgRole | undefined; teamFound: boolean }> {
-    await this.#db
+    const member = await this.#db
       .updateTable('org_members')
       .set((eb) => ({ role: eb.ref('role') }))
       .where('org_id', '=', orgId)
       .where('user_id', '=', userId)
-      .execute();
-    const member = await this.#db
-      .selectFrom('org_members')
-      .select('role')
-      .where('org_id', '=', orgId)
-      .where('user_id', '=', userId)
+      .returning('role')
       .executeTakeFirst();
     if (teamId === null) return { memberRole: member?.role, teamFound: true };
     const team = await this.#db
