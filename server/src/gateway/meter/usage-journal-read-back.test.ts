@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { UsageRecordInsert } from '../../db/schema.ts';
-import { buildUsageRecords } from '../../../test/support/usage-record-builder.ts';
+import { buildUsageRecord, buildUsageRecords } from '../../../test/support/usage-record-builder.ts';
 import { UsageJournal, type UsageSink } from './usage-journal.ts';
 
 vi.mock('node:fs', async (importOriginal) => {
@@ -71,6 +71,27 @@ describe('UsageJournal reading spilled records back', () => {
 
     expect(sink.committed.map((record) => record.id).sort()).toEqual(records.map((record) => record.id).sort());
     expect(sink.batchSizes.every((size) => size <= 10)).toBe(true);
+    expect(segmentReads()).toEqual([1, 1]);
+  });
+
+  it('reads each segment a dead process left once when replaying it, checkpoints included', async () => {
+    const deadPid = 999_999;
+    expect(() => process.kill(deadPid, 0)).toThrow();
+    const cut = buildUsageRecord({ outcome: 'interrupted', streamed: 1, completion_tokens: 2 });
+    const finished = buildUsageRecord({ streamed: 1 });
+    const line = (value: unknown) => JSON.stringify(value) + '\n';
+    fs.writeFileSync(
+      path.join(directory, `${deadPid}-1700000000000-000001.jsonl`),
+      line({ checkpoint: cut }) + line({ checkpoint: { ...finished, outcome: 'interrupted' } }),
+    );
+    fs.writeFileSync(path.join(directory, `${deadPid}-1700000000001-000002.jsonl`), line(finished));
+    const sink = new FlakySink();
+    journal = new UsageJournal({ directory, sink, flushIntervalMs: 60_000, maxBatchSize: 10 });
+    vi.mocked(fs.readFileSync).mockClear();
+
+    expect(await journal.start()).toEqual({ replayed: 2, interrupted: 1 });
+
+    expect(sink.committed).toEqual([finished, cut]);
     expect(segmentReads()).toEqual([1, 1]);
   });
 });

@@ -318,17 +318,21 @@ export class UsageJournal {
       .filter((name) => name.endsWith('.jsonl') && !isLiveProcess(Number(name.split('-')[0])))
       .sort()
       .map((name) => path.join(this.#options.directory, name));
-    // First pass: the last checkpoint of every stream. Second pass: final records, each superseding its checkpoint.
+    // One read per segment, in the order they were written: a stream's checkpoints always come before its final
+    // record (a finished stream is never checkpointed or carried forward again), so a final record met here
+    // supersedes every checkpoint of its stream, and what is left are streams cut by the crash.
     const unfinished = new Map<string, UsageRecordInsert>();
-    for (const segment of orphaned) {
-      for (const line of parseSegment(readFileSync(segment, 'utf8'))) {
-        if ('checkpoint' in line) unfinished.set(line.checkpoint.id, line.checkpoint);
-      }
-    }
     let replayed = 0;
     for (const segment of orphaned) {
-      const records = parseSegment(readFileSync(segment, 'utf8')).filter(isFinalRecord);
-      for (const record of records) unfinished.delete(record.id);
+      const records: UsageRecordInsert[] = [];
+      for (const line of parseSegment(readFileSync(segment, 'utf8'))) {
+        if ('checkpoint' in line) {
+          unfinished.set(line.checkpoint.id, line.checkpoint);
+        } else {
+          unfinished.delete(line.id);
+          records.push(line);
+        }
+      }
       await this.#insertInBatches(records);
       replayed += records.length;
     }
