@@ -27,7 +27,7 @@ export function killLeftoverProcesses(): void {
 }
 
 /** The environment a child gets: this process's, minus every AI Hub setting, plus `settings`. */
-export function cliEnvironment(settings: Record<string, string>): NodeJS.ProcessEnv {
+function cliEnvironment(settings: Record<string, string>): NodeJS.ProcessEnv {
   const inherited = Object.entries(process.env).filter(
     ([name]) =>
       !name.startsWith('AIHUB_') && !['DATABASE_URL', 'REDIS_URL', 'NODE_OPTIONS', 'OPENAI_API_KEY'].includes(name),
@@ -97,7 +97,7 @@ export function startCli(commandArguments: readonly string[], settings: Record<s
  * Splits a shell command line the way sh would for the subset the banner prints: words separated by spaces, with
  * '…' and "…" quoting (no escapes inside single quotes; `\"` and `\\` inside double quotes).
  */
-export function splitShellWords(line: string): string[] {
+function splitShellWords(line: string): string[] {
   const words: string[] = [];
   let word: string | undefined;
   for (let index = 0; index < line.length; index += 1) {
