@@ -64,8 +64,7 @@ export class AccountStatusService {
       const before = await users.findById(userId);
       if (!before) throw new AppError('not_found', 'no such user');
       if (disabled && before.role === 'admin' && before.disabled_at === null) {
-        await users.lockActivePlatformAdmins();
-        if ((await users.countActivePlatformAdmins()) <= 1) {
+        if ((await users.lockActivePlatformAdmins()) <= 1) {
           throw new AppError('conflict', 'this is the last active platform admin; make another admin first');
         }
       }

@@ -77,25 +77,18 @@ export class UserRepository {
 
   /**
    * Write-locks every active platform admin's row until the transaction ends (a no-op update, so it works on both
-   * engines), so two admins disabled at the same time cannot both pass the "not the last admin" check.
+   * engines) and returns how many there are, so two admins disabled at the same time cannot both pass the "not the
+   * last admin" check. On PostgreSQL a waiting update re-checks each row once the lock is free, so an admin disabled
+   * meanwhile is not counted.
    */
-  async lockActivePlatformAdmins(): Promise<void> {
-    await this.#db
+  async lockActivePlatformAdmins(): Promise<number> {
+    const result = await this.#db
       .updateTable('users')
       .set((eb) => ({ updated_at: eb.ref('updated_at') }))
       .where('role', '=', 'admin')
       .where('disabled_at', 'is', null)
-      .execute();
-  }
-
-  async countActivePlatformAdmins(): Promise<number> {
-    const row = await this.#db
-      .selectFrom('users')
-      .select((eb) => eb.fn.countAll<number | string>().as('count'))
-      .where('role', '=', 'admin')
-      .where('disabled_at', 'is', null)
-      .executeTakeFirstOrThrow();
-    return Number(row.count);
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
   }
 
   /**
