@@ -95,10 +95,10 @@ function printBanner(instance: AppInstance, config: Config, output: (line: strin
   }
   const chatModel = config.models.find((model) => model.kind === 'chat');
   const key = bootstrap.generatedSecret;
-  if (bootstrap.generatedSecret) {
+  if (key) {
     output('');
     output('First start: created the admin and an API key. It is shown only this once:');
-    output(`  ${bootstrap.generatedSecret}`);
+    output(`  ${key}`);
   } else if (bootstrap.created) {
     output('First start: created the admin with the key from AIHUB_BOOTSTRAP_KEY.');
   } else {
