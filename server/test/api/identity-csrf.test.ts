@@ -56,4 +56,16 @@ describe.each(testEngines)('CSRF tokens bound to the session on %s', (engine) =>
     const renewed = Object.fromEntries(refreshed.cookies.map((cookie) => [cookie.name, cookie.value]));
     expect(renewed.aihub_csrf).toBe(cookies.aihub_csrf);
   });
+
+  it('refuses a header as long as the token but with a non-ASCII character, as a CSRF failure', async () => {
+    const cookies = await signInToConsole(identityApp);
+    // Same number of characters as the real token, more bytes: must not reach the constant-time compare unequal.
+    const lookalike = `\u00e9${cookies.aihub_csrf!.slice(1)}`;
+    const response = await identityApp.post('/auth/logout', undefined, {
+      cookies: { aihub_session: cookies.aihub_session! },
+      headers: { 'x-csrf-token': lookalike },
+    });
+    expect(response.statusCode).toBe(403);
+    expect(response.json().code).toBe('csrf_failed');
+  });
 });

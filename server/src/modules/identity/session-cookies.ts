@@ -82,13 +82,15 @@ export function csrfTokenFor(secretKey: Buffer, sessionId: string): string {
  * The ActorResolver calls it for every cookie write; the refresh route (public, acting on the refresh cookie) too.
  */
 export function assertCsrfHeader(request: FastifyRequest, secretKey: Buffer, sessionId: string | undefined): void {
-  const presented = request.headers[csrfHeader];
+  const header = request.headers[csrfHeader];
+  const presented = typeof header === 'string' ? Buffer.from(header) : undefined;
   const expected = sessionId === undefined ? undefined : Buffer.from(csrfTokenFor(secretKey, sessionId));
+  // Bytes, not characters, are compared for length: timingSafeEqual throws on buffers of different sizes.
   const matches =
     expected !== undefined &&
-    typeof presented === 'string' &&
+    presented !== undefined &&
     presented.length === expected.length &&
-    timingSafeEqual(Buffer.from(presented), expected);
+    timingSafeEqual(presented, expected);
   if (!matches) {
     throw new AppError('csrf_failed', `send the ${csrfHeader} header with the value of the ${csrfCookie} cookie`);
   }
