@@ -73,7 +73,7 @@ export function isDatabaseUnavailableError(error: unknown): boolean {
 }
 
 /** Seconds a client is told to wait before retrying a call refused for want of a database. */
-export const databaseRetryAfterSeconds = 2;
+const databaseRetryAfterSeconds = 2;
 
 /** The one error every database outage surfaces as: 503, retryable, with the driver's error as its cause. */
 export function databaseUnavailable(cause: unknown): AppError {

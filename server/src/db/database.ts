@@ -48,7 +48,7 @@ export interface OpenDatabaseOptions {
 }
 
 /** Defaults for a database on the same network: long enough for a loaded server, short enough to fail visibly. */
-export const defaultDatabaseTimeouts = { connectTimeoutMs: 2000, queryTimeoutMs: 5000 } as const;
+const defaultDatabaseTimeouts = { connectTimeoutMs: 2000, queryTimeoutMs: 5000 } as const;
 
 const bigintTypeId = 20;
 const numericTypeId = 1700;

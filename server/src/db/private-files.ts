@@ -1,7 +1,7 @@
 import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 
 /** Owner-only permissions for everything under the data directory: it holds usage, accounts and the secret key. */
-export const privateDirectoryMode = 0o700;
+const privateDirectoryMode = 0o700;
 export const privateFileMode = 0o600;
 
 /**
