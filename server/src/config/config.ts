@@ -3,31 +3,99 @@ import type { ProviderType } from '../providers/spec/provider-type.ts';
 export type { ProviderType };
 
 /** The typed, frozen configuration every part of the service receives. Built once by loadConfig. */
+
+/**
+ * Deadlines for one upstream call. `firstByteMs` runs from sending the request to the response headers; `streamIdleMs`
+ * is the longest silence between two body chunks; `totalMs` bounds the whole call, body included.
+ */
+export interface UpstreamTimeouts {
+  readonly connectMs: number;
+  readonly firstByteMs: number;
+  readonly totalMs: number;
+  readonly streamIdleMs: number;
+}
+
+/** One upstream credential of a provider. A provider with several is a credential pool, rotated by weight. */
+export interface CredentialConfig {
+  /** Stable within the provider (`default` for the single `api_key_env` key); names the credential's breaker. */
+  readonly id: string;
+  readonly apiKey: string | undefined;
+  readonly weight: number;
+}
+
 export interface ProviderConfig {
   readonly id: string;
   readonly type: ProviderType;
   /** A known OpenAI-compatible service (see providers/presets); only with type openai-compatible. */
   readonly preset: string | undefined;
   readonly baseUrl: string;
+  /** The first credential's key (kept for callers that need just one, such as health probes). */
   readonly apiKey: string | undefined;
+  /** At least one entry; a provider without a key has one credential whose apiKey is undefined. */
+  readonly credentials: readonly CredentialConfig[];
   readonly headers: Readonly<Record<string, string>>;
   /** Adapter-specific settings (e.g. Azure's api_version); adapters read them through ProviderTarget.options. */
   readonly options: Readonly<Record<string, string>>;
   readonly maxConnections: number;
+  /** The longest single wait on the upstream (first byte, stream silence); kept as the default of `timeouts`. */
   readonly timeoutMs: number;
+  readonly timeouts: UpstreamTimeouts;
+  /** The organization that owns it (visible only to its keys), or null for a platform-wide provider. */
+  readonly orgId: string | null;
+  /** Where it was defined: the YAML file wins over the database for the same id, and cannot be edited at run time. */
+  readonly source: RegistrySource;
 }
+
+export type RegistrySource = 'file' | 'database';
 
 export interface DeploymentConfig {
   readonly providerId: string;
   readonly upstreamModel: string;
   readonly weight: number;
+  /** Tier: traffic goes to the lowest tier that has an available deployment (default 1). */
+  readonly priority: number;
+  /** What this deployment costs; undefined means the model's pricing. Providers charge differently for one model. */
+  readonly pricing: ModelPricing | undefined;
+  /** Overrides of the provider's timeouts for this deployment. */
+  readonly timeouts: Partial<UpstreamTimeouts>;
 }
 
 export interface ModelPricing {
   /** Integer micro-units per one million tokens. */
   readonly inputPerMillion: number;
   readonly outputPerMillion: number;
+  /** Prompt tokens read from the provider's cache. */
   readonly cachedInputPerMillion: number;
+  /** Prompt tokens written to the provider's cache (Anthropic `cache_creation_input_tokens`). */
+  readonly cacheWritePerMillion: number;
+  /** A fixed fee per successful request, in micro-units. */
+  readonly perRequest: number;
+  /** False when no price was given at all: such a model is metered at zero cost and flagged at start and in the API. */
+  readonly priced: boolean;
+}
+
+/** How a model spreads traffic over the deployments of its best available tier. */
+export const routingStrategies = ['weighted', 'least-in-flight', 'lowest-latency', 'lowest-cost'] as const;
+export type RoutingStrategy = (typeof routingStrategies)[number];
+
+export interface RetryPolicy {
+  /** Attempts in all, the first included, across deployments and fallback models. */
+  readonly maxAttempts: number;
+  /** Exponential backoff between attempts: base × 2^(n-1) with full jitter, capped; `Retry-After` is honoured. */
+  readonly backoffBaseMs: number;
+  readonly backoffMaxMs: number;
+  /** Deadline for the whole request, every attempt and backoff included. */
+  readonly deadlineMs: number;
+}
+
+/** Other models to try by failure class, after this model's deployments failed or could not take the request. */
+export interface FallbackConfig {
+  /** The request is too long for this model: a larger-context model. */
+  readonly contextLength: string | undefined;
+  /** The provider refused the content: a configured model. */
+  readonly contentPolicy: string | undefined;
+  /** Every deployment is unavailable (breakers open, 5xx, timeouts): these models, in order. */
+  readonly unavailable: readonly string[];
 }
 
 export interface ModelConfig {
@@ -36,6 +104,35 @@ export interface ModelConfig {
   readonly aliases: readonly string[];
   readonly pricing: ModelPricing;
   readonly deployments: readonly DeploymentConfig[];
+  readonly strategy: RoutingStrategy;
+  readonly retry: RetryPolicy;
+  readonly fallbacks: FallbackConfig;
+  /** The organization that owns it (visible only to its keys, ahead of a platform model of the same name), or null. */
+  readonly orgId: string | null;
+  readonly source: RegistrySource;
+}
+
+/** Circuit breaker settings, one breaker per deployment credential. */
+export interface BreakerConfig {
+  /** Opens after this many failures in a row. */
+  readonly consecutiveFailures: number;
+  /** Or when the failure rate over the window reaches this (0..1) with at least `minimumRequests` calls in it. */
+  readonly failureRate: number;
+  readonly windowMs: number;
+  readonly minimumRequests: number;
+  /** How long it stays open before letting probe requests through (half-open). */
+  readonly openMs: number;
+  /** Probe requests allowed at once while half-open; one success closes the breaker. */
+  readonly halfOpenProbes: number;
+}
+
+export interface RoutingConfig {
+  readonly breaker: BreakerConfig;
+  /** Defaults for models that set none. */
+  readonly retry: RetryPolicy;
+  readonly timeouts: UpstreamTimeouts;
+  /** How often each instance checks whether the registry changed elsewhere (AIHUB_REGISTRY_POLL_MS). */
+  readonly registryPollMs: number;
 }
 
 export interface MeteringConfig {
@@ -99,6 +196,7 @@ export interface Config {
   readonly databaseTimeouts: DatabaseTimeoutsConfig;
   readonly providers: readonly ProviderConfig[];
   readonly models: readonly ModelConfig[];
+  readonly routing: RoutingConfig;
   readonly configFile: string | undefined;
   readonly identity: IdentityConfig;
   readonly sso: SsoConfig;

@@ -1,4 +1,5 @@
 import type { Config, ModelConfig, ProviderConfig } from './config.ts';
+import { noFallbacks } from './registry-config.ts';
 
 /**
  * The built-in demo: the mock upstream (mock-upstream/) served in-process on a loopback port, reachable as the public
@@ -18,17 +19,43 @@ export function withDemoProvider(config: Config, upstreamUrl: string): Config {
     preset: undefined,
     baseUrl: upstreamUrl.replace(/\/+$/, ''),
     apiKey: undefined,
+    credentials: [{ id: 'default', apiKey: undefined, weight: 1 }],
     headers: {},
     options: {},
     maxConnections: 16,
     timeoutMs: 30_000,
+    timeouts: { ...config.routing.timeouts, firstByteMs: 30_000, streamIdleMs: 30_000 },
+    orgId: null,
+    source: 'file',
   };
   const model: ModelConfig = {
     name: demoModelName,
     kind: 'chat',
     aliases: [],
-    pricing: { inputPerMillion: 0, outputPerMillion: 0, cachedInputPerMillion: 0 },
-    deployments: [{ providerId: demoProviderId, upstreamModel: demoUpstreamModel, weight: 1 }],
+    // Free, and deliberately so: not flagged as a model without a price.
+    pricing: {
+      inputPerMillion: 0,
+      outputPerMillion: 0,
+      cachedInputPerMillion: 0,
+      cacheWritePerMillion: 0,
+      perRequest: 0,
+      priced: true,
+    },
+    deployments: [
+      {
+        providerId: demoProviderId,
+        upstreamModel: demoUpstreamModel,
+        weight: 1,
+        priority: 1,
+        pricing: undefined,
+        timeouts: {},
+      },
+    ],
+    strategy: 'weighted',
+    retry: config.routing.retry,
+    fallbacks: noFallbacks,
+    orgId: null,
+    source: 'file',
   };
   return Object.freeze({
     ...config,

@@ -3,6 +3,70 @@ import Type from 'typebox';
 /** Prices in USD per one million tokens, as decimal strings or numbers ("2.50"); parsed to integer micro-units. */
 const Price = Type.Union([Type.String({ pattern: '^\\d+(\\.\\d{1,6})?$' }), Type.Number({ minimum: 0 })]);
 
+const Milliseconds = Type.Integer({ minimum: 1, maximum: 86_400_000 });
+
+export const TimeoutsFileSchema = Type.Object(
+  {
+    connect_ms: Type.Optional(Milliseconds),
+    first_byte_ms: Type.Optional(Milliseconds),
+    total_ms: Type.Optional(Milliseconds),
+    stream_idle_ms: Type.Optional(Milliseconds),
+  },
+  { additionalProperties: false },
+);
+
+export const CredentialFileSchema = Type.Object(
+  {
+    id: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' }),
+    api_key_env: Type.String({ minLength: 1 }),
+    weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
+  },
+  { additionalProperties: false },
+);
+
+export const PricingFileSchema = Type.Object(
+  {
+    input: Type.Optional(Price),
+    output: Type.Optional(Price),
+    cached_input: Type.Optional(Price),
+    cache_write: Type.Optional(Price),
+    /** USD per successful request. */
+    per_request: Type.Optional(Price),
+  },
+  { additionalProperties: false },
+);
+
+export const RetryFileSchema = Type.Object(
+  {
+    max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 10 })),
+    backoff_base_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000 })),
+    backoff_max_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000 })),
+    deadline_ms: Type.Optional(Type.Integer({ minimum: 100, maximum: 86_400_000 })),
+  },
+  { additionalProperties: false },
+);
+
+export const FallbacksFileSchema = Type.Object(
+  {
+    context_length: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    content_policy: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    unavailable: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 8 })),
+  },
+  { additionalProperties: false },
+);
+
+export const BreakerFileSchema = Type.Object(
+  {
+    consecutive_failures: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    failure_rate: Type.Optional(Type.Number({ minimum: 0.01, maximum: 1 })),
+    window_ms: Type.Optional(Type.Integer({ minimum: 1000, maximum: 3_600_000 })),
+    minimum_requests: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+    open_ms: Type.Optional(Type.Integer({ minimum: 100, maximum: 3_600_000 })),
+    half_open_probes: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+  },
+  { additionalProperties: false },
+);
+
 export const ProviderFileSchema = Type.Object(
   {
     id: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' }),
@@ -24,9 +88,12 @@ export const ProviderFileSchema = Type.Object(
     api_key_env: Type.Optional(Type.String({ minLength: 1 })),
     headers: Type.Optional(Type.Record(Type.String(), Type.String())),
     options: Type.Optional(Type.Record(Type.String(), Type.String())),
+    /** A credential pool: several upstream keys, rotated by weight, each with its own breaker. */
+    credentials: Type.Optional(Type.Array(CredentialFileSchema, { minItems: 1, maxItems: 64 })),
     /** Connections kept per upstream origin. */
     max_connections: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096 })),
     timeout_ms: Type.Optional(Type.Integer({ minimum: 100 })),
+    timeouts: Type.Optional(TimeoutsFileSchema),
   },
   { additionalProperties: false },
 );
@@ -36,6 +103,10 @@ export const DeploymentFileSchema = Type.Object(
     provider: Type.String({ minLength: 1 }),
     model: Type.String({ minLength: 1 }),
     weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
+    /** Tier, 1 first: a higher tier takes traffic only while every deployment of the lower ones is unavailable. */
+    priority: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+    pricing: Type.Optional(PricingFileSchema),
+    timeouts: Type.Optional(TimeoutsFileSchema),
   },
   { additionalProperties: false },
 );
@@ -45,13 +116,18 @@ export const ModelFileSchema = Type.Object(
     name: Type.String({ minLength: 1, maxLength: 200 }),
     kind: Type.Optional(Type.Union([Type.Literal('chat'), Type.Literal('embedding')])),
     aliases: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200 }))),
-    pricing: Type.Optional(
-      Type.Object(
-        { input: Type.Optional(Price), output: Type.Optional(Price), cached_input: Type.Optional(Price) },
-        { additionalProperties: false },
-      ),
-    ),
+    pricing: Type.Optional(PricingFileSchema),
     deployments: Type.Array(DeploymentFileSchema, { minItems: 1 }),
+    strategy: Type.Optional(
+      Type.Union([
+        Type.Literal('weighted'),
+        Type.Literal('least-in-flight'),
+        Type.Literal('lowest-latency'),
+        Type.Literal('lowest-cost'),
+      ]),
+    ),
+    retry: Type.Optional(RetryFileSchema),
+    fallbacks: Type.Optional(FallbacksFileSchema),
   },
   { additionalProperties: false },
 );
@@ -94,6 +170,16 @@ export const ConfigFileSchema = Type.Object(
     ),
     providers: Type.Optional(Type.Array(ProviderFileSchema)),
     models: Type.Optional(Type.Array(ModelFileSchema)),
+    routing: Type.Optional(
+      Type.Object(
+        {
+          breaker: Type.Optional(BreakerFileSchema),
+          retry: Type.Optional(RetryFileSchema),
+          timeouts: Type.Optional(TimeoutsFileSchema),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     identity: Type.Optional(IdentityFileSchema),
   },
   { additionalProperties: false },
@@ -102,4 +188,9 @@ export const ConfigFileSchema = Type.Object(
 export type ConfigFile = Type.Static<typeof ConfigFileSchema>;
 export type ProviderFile = Type.Static<typeof ProviderFileSchema>;
 export type ModelFile = Type.Static<typeof ModelFileSchema>;
+export type PricingFile = Type.Static<typeof PricingFileSchema>;
+export type TimeoutsFile = Type.Static<typeof TimeoutsFileSchema>;
+export type RetryFile = Type.Static<typeof RetryFileSchema>;
+export type BreakerFile = Type.Static<typeof BreakerFileSchema>;
+export type FallbacksFile = Type.Static<typeof FallbacksFileSchema>;
 export type IdentityFile = Type.Static<typeof IdentityFileSchema>;

@@ -168,16 +168,26 @@ describe('loadConfig from a YAML file', () => {
         timeoutMs: 600_000,
       },
     ]);
-    expect(config.models).toEqual([
+    expect(config.models).toMatchObject([
       {
         name: 'gpt-4o',
         kind: 'chat',
         aliases: ['gpt4', 'default'],
-        pricing: { inputPerMillion: 2_500_000, outputPerMillion: 10_000_000, cachedInputPerMillion: 1_250_000 },
+        pricing: {
+          inputPerMillion: 2_500_000,
+          outputPerMillion: 10_000_000,
+          cachedInputPerMillion: 1_250_000,
+          cacheWritePerMillion: 2_500_000,
+          perRequest: 0,
+          priced: true,
+        },
         deployments: [
-          { providerId: 'openai', upstreamModel: 'gpt-4o-2024-08-06', weight: 3 },
-          { providerId: 'local', upstreamModel: 'llama', weight: 1 },
+          { providerId: 'openai', upstreamModel: 'gpt-4o-2024-08-06', weight: 3, priority: 1, pricing: undefined },
+          { providerId: 'local', upstreamModel: 'llama', weight: 1, priority: 1, pricing: undefined },
         ],
+        strategy: 'weighted',
+        orgId: null,
+        source: 'file',
       },
       {
         name: 'embed',
@@ -249,7 +259,7 @@ describe('loadConfig from a YAML file', () => {
     file.models![1]!.name = 'gpt-4o';
     const error = catchConfigError(() => load({ ...withConfigFile(file), TEST_OPENAI_KEY: 'x' }));
     expect(error.field).toBe('models[1].name');
-    expect(error.message).toContain('"gpt-4o" is already used by models[0]');
+    expect(error.message).toContain('"gpt-4o" is already used by gpt-4o');
   });
 
   it('rejects a model whose alias is another model name or alias', () => {

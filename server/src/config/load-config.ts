@@ -4,7 +4,6 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import Value from 'typebox/value';
 import { parse as parseYaml } from 'yaml';
-import { parseDecimalToMicros } from '../lib/money.ts';
 import { parseSecretKey } from '../lib/secret-box.ts';
 import {
   defaultBaseUrlByType,
@@ -14,14 +13,27 @@ import {
 } from '../providers/presets/provider-presets.ts';
 import type {
   Config,
+  CredentialConfig,
   IdentityConfig,
   ModelConfig,
   OperationsConfig,
   ProviderConfig,
   ProviderType,
   RegistrationMode,
+  RoutingConfig,
   TrustProxySetting,
+  UpstreamTimeouts,
 } from './config.ts';
+import {
+  defaultRetryPolicy,
+  defaultTimeouts,
+  findRegistryProblems,
+  RegistryValueError,
+  toBreaker,
+  toModelConfig,
+  toRetryPolicy,
+  toTimeouts,
+} from './registry-config.ts';
 import {
   ConfigFileSchema,
   type ConfigFile,
@@ -45,7 +57,7 @@ type Environment = Readonly<Record<string, string | undefined>>;
 export interface LoadConfigOptions {
   environment?: Environment;
   /** Overrides applied after env and file, for tests and the CLI. */
-  overrides?: Partial<Omit<Config, 'providers' | 'models' | 'identity' | 'operations'>> & {
+  overrides?: Partial<Omit<Config, 'providers' | 'models' | 'routing' | 'identity' | 'operations'>> & {
     file?: unknown;
     identity?: Partial<IdentityConfig>;
     operations?: Partial<OperationsConfig>;
@@ -74,8 +86,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     throw new ConfigError('DATABASE_URL', 'must be a postgres:// or postgresql:// URL');
   }
 
-  const providers = (file.providers ?? []).map((provider, index) => toProviderConfig(provider, index, environment));
-  const models = toModelConfigs(file.models ?? [], providers);
+  const routing = readRoutingConfig(environment, file.routing);
+  const providers = (file.providers ?? []).map((provider, index) =>
+    toProviderConfig(provider, index, environment, routing.timeouts),
+  );
+  const models = toModelConfigs(file.models ?? [], providers, routing);
 
   const host = overrides.host ?? environment.AIHUB_HOST ?? file.server?.host ?? '127.0.0.1';
   const port = overrides.port ?? readInteger(environment, 'AIHUB_PORT', 0, 65535) ?? file.server?.port ?? 8080;
@@ -108,6 +123,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     },
     providers,
     models,
+    routing,
     configFile: overrides.configFile ?? configFilePath,
     identity: readIdentityConfig(environment, file.identity ?? {}, { host, port }, overrides.identity ?? {}),
     sso: overrides.sso ?? {
@@ -310,7 +326,12 @@ function toDottedPath(instancePath: string): string {
     .join('');
 }
 
-function toProviderConfig(provider: ProviderFile, index: number, environment: Environment): ProviderConfig {
+function toProviderConfig(
+  provider: ProviderFile,
+  index: number,
+  environment: Environment,
+  timeoutDefaults: UpstreamTimeouts,
+): ProviderConfig {
   const at = `providers[${index}]`;
   const { type, preset } = resolveProviderKind(provider, at);
   const options = provider.options ?? {};
@@ -326,27 +347,62 @@ function toProviderConfig(provider: ProviderFile, index: number, environment: En
   if (type === 'azure-openai' && !options.api_version) {
     throw new ConfigError(`${at}.options.api_version`, 'is required for azure-openai (for example 2024-10-21)');
   }
-  if (preset?.requiresApiKey && !provider.api_key_env) {
+  if (provider.api_key_env !== undefined && provider.credentials !== undefined) {
+    throw new ConfigError(`${at}.credentials`, 'give either api_key_env or credentials, not both');
+  }
+  if (preset?.requiresApiKey && !provider.api_key_env && !provider.credentials) {
     throw new ConfigError(
       `${at}.api_key_env`,
       `preset ${provider.preset} needs an API key: name the environment variable that holds it`,
     );
   }
-  const apiKey = provider.api_key_env ? environment[provider.api_key_env] : undefined;
-  if (provider.api_key_env && !apiKey) {
-    throw new ConfigError(`${at}.api_key_env`, `environment variable ${provider.api_key_env} is not set`);
-  }
+  const credentials = readCredentials(provider, at, environment);
+  // The single older `timeout_ms` bounded the first byte and each stream silence; explicit timeouts override it.
+  const base =
+    provider.timeout_ms === undefined
+      ? timeoutDefaults
+      : { ...timeoutDefaults, firstByteMs: provider.timeout_ms, streamIdleMs: provider.timeout_ms };
+  const timeouts = toTimeouts(provider.timeouts, base);
   return {
     id: provider.id,
     type,
     preset: provider.preset,
     baseUrl: baseUrl.replace(/\/+$/, ''),
-    apiKey,
+    apiKey: credentials[0]?.apiKey,
+    credentials,
     headers: provider.headers ?? {},
     options,
     maxConnections: provider.max_connections ?? 256,
-    timeoutMs: provider.timeout_ms ?? 600_000,
+    timeoutMs: Math.max(timeouts.firstByteMs, timeouts.streamIdleMs),
+    timeouts,
+    orgId: null,
+    source: 'file',
   };
+}
+
+function readCredentials(provider: ProviderFile, at: string, environment: Environment): CredentialConfig[] {
+  if (provider.credentials === undefined) {
+    const apiKey = provider.api_key_env ? environment[provider.api_key_env] : undefined;
+    if (provider.api_key_env && !apiKey) {
+      throw new ConfigError(`${at}.api_key_env`, `environment variable ${provider.api_key_env} is not set`);
+    }
+    return [{ id: 'default', apiKey, weight: 1 }];
+  }
+  const seen = new Set<string>();
+  const credentials = provider.credentials.map((credential, index) => {
+    const path = `${at}.credentials[${index}]`;
+    if (seen.has(credential.id)) throw new ConfigError(`${path}.id`, `"${credential.id}" is already used`);
+    seen.add(credential.id);
+    const apiKey = environment[credential.api_key_env];
+    if (!apiKey) {
+      throw new ConfigError(`${path}.api_key_env`, `environment variable ${credential.api_key_env} is not set`);
+    }
+    return { id: credential.id, apiKey, weight: credential.weight ?? 1 };
+  });
+  if (credentials.every((credential) => credential.weight === 0)) {
+    throw new ConfigError(`${at}.credentials`, 'the weights sum to zero, so no credential could be used');
+  }
+  return credentials;
 }
 
 /** A preset implies type openai-compatible; without one, the type must be given. */
@@ -371,49 +427,27 @@ function resolveProviderKind(
   return { type: 'openai-compatible', preset };
 }
 
-function toModelConfigs(models: ModelFile[], providers: ProviderConfig[]): ModelConfig[] {
-  const providerIds = new Set(providers.map((provider) => provider.id));
-  const seenNames = new Map<string, string>();
-  return models.map((model, modelIndex) => {
-    const at = `models[${modelIndex}]`;
-    for (const name of [model.name, ...(model.aliases ?? [])]) {
-      const previous = seenNames.get(name);
-      if (previous) throw new ConfigError(`${at}.name`, `"${name}" is already used by ${previous}`);
-      seenNames.set(name, at);
+function toModelConfigs(models: ModelFile[], providers: ProviderConfig[], routing: RoutingConfig): ModelConfig[] {
+  const configs = models.map((model, index) => {
+    try {
+      return toModelConfig(model, `models[${index}]`, routing, { orgId: null, source: 'file' });
+    } catch (error) {
+      if (error instanceof RegistryValueError) throw new ConfigError(error.path, error.detail);
+      throw error;
     }
-    model.deployments.forEach((deployment, deploymentIndex) => {
-      if (!providerIds.has(deployment.provider)) {
-        throw new ConfigError(
-          `${at}.deployments[${deploymentIndex}].provider`,
-          `unknown provider "${deployment.provider}"`,
-        );
-      }
-    });
-    const price = (field: 'input' | 'output' | 'cached_input'): number | undefined => {
-      const value = model.pricing?.[field];
-      if (value === undefined) return undefined;
-      const micros = parseDecimalToMicros(value);
-      if (micros === undefined)
-        throw new ConfigError(`${at}.pricing.${field}`, 'must be a decimal with at most 6 fractional digits');
-      return micros;
-    };
-    const inputPerMillion = price('input') ?? 0;
-    return {
-      name: model.name,
-      kind: model.kind ?? 'chat',
-      aliases: model.aliases ?? [],
-      pricing: {
-        inputPerMillion,
-        outputPerMillion: price('output') ?? 0,
-        cachedInputPerMillion: price('cached_input') ?? inputPerMillion,
-      },
-      deployments: model.deployments.map((deployment) => ({
-        providerId: deployment.provider,
-        upstreamModel: deployment.model,
-        weight: deployment.weight ?? 1,
-      })),
-    };
   });
+  const problem = findRegistryProblems(providers, configs)[0];
+  if (problem) throw new ConfigError(problem.path, problem.message);
+  return configs;
+}
+
+function readRoutingConfig(environment: Environment, file: ConfigFile['routing']): RoutingConfig {
+  return {
+    breaker: toBreaker(file?.breaker),
+    retry: toRetryPolicy(file?.retry, defaultRetryPolicy),
+    timeouts: toTimeouts(file?.timeouts, defaultTimeouts),
+    registryPollMs: readInteger(environment, 'AIHUB_REGISTRY_POLL_MS', 50, 600_000) ?? 1000,
+  };
 }
 
 function readSecretKey(environment: Environment, dataDir: string, generate: boolean): Buffer {

@@ -68,17 +68,22 @@ export class ProviderService {
   }
 
   #toConfig(row: ProviderRow): ProviderConfig {
+    const apiKey =
+      row.api_key_sealed === null ? undefined : this.#secretBox.decrypt(row.api_key_sealed, sealContext(row.id));
     return {
       id: row.id,
       type: row.type as ProviderConfig['type'],
       preset: undefined,
       baseUrl: row.base_url,
-      apiKey:
-        row.api_key_sealed === null ? undefined : this.#secretBox.decrypt(row.api_key_sealed, sealContext(row.id)),
+      apiKey,
+      credentials: [{ id: 'default', apiKey, weight: 1 }],
       headers: JSON.parse(row.headers) as Record<string, string>,
       options: {},
       maxConnections: 256,
       timeoutMs: 600_000,
+      timeouts: { connectMs: 10_000, firstByteMs: 600_000, totalMs: 1_800_000, streamIdleMs: 600_000 },
+      orgId: null,
+      source: 'database',
     };
   }
 }
