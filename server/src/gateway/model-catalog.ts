@@ -8,11 +8,15 @@ export interface ProviderRuntime {
 }
 
 export interface Deployment {
+  /** Stable name of the deployment: `<provider id>/<upstream model>` (with the owning organization for org providers). */
+  readonly id: string;
   readonly provider: ProviderRuntime;
   readonly upstreamModel: string;
   readonly weight: number;
   /** What the adapter needs to reach this deployment, built once. */
   readonly target: ProviderTarget;
+  /** The deployment's own prices, or the model's when it sets none. */
+  readonly pricing: ModelPricing;
 }
 
 export interface CatalogModel {
@@ -47,7 +51,14 @@ export class ModelCatalog {
           options: provider.config.options,
           upstreamModel: deployment.upstreamModel,
         };
-        return { provider, upstreamModel: deployment.upstreamModel, weight: deployment.weight, target };
+        return {
+          id: `${provider.config.id}/${deployment.upstreamModel}`,
+          provider,
+          upstreamModel: deployment.upstreamModel,
+          weight: deployment.weight,
+          target,
+          pricing: deployment.pricing ?? model.pricing,
+        };
       });
       const entry: CatalogModel = {
         name: model.name,
