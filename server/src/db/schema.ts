@@ -69,6 +69,8 @@ export interface UsageRecordsTable {
   prompt_tokens: number;
   completion_tokens: number;
   cached_tokens: number;
+  /** Prompt tokens written to the provider's cache; optional on insert (journal lines from before 0008 lack it). */
+  cache_write_tokens: ColumnType<number, number | undefined, number>;
   /** Where token counts came from: the upstream's usage, or counted by our tokenizer. */
   usage_source: 'upstream' | 'counted' | 'none';
   cost_micros: number;

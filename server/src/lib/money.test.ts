@@ -1,5 +1,13 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { costMicros, parseDecimalToMicros, parseExactDecimal, parseExactInteger } from './money.ts';
+import {
+  costMicros,
+  parseDecimalToMicros,
+  parseExactDecimal,
+  parseExactInteger,
+  type BillableUsage,
+  type Prices,
+} from './money.ts';
 
 describe('parseDecimalToMicros', () => {
   it.each([
@@ -95,6 +103,97 @@ describe('costMicros', () => {
     const expensive = { input: 150_000_000, output: 600_000_000, cachedInput: 75_000_000 };
     expect(costMicros({ prompt: 2_000_000, completion: 100_000, cached: 1_000_000 }, expensive)).toBe(
       150_000_000 + 75_000_000 + 60_000_000,
+    );
+  });
+});
+
+describe('costMicros with cache writes and a per-request fee', () => {
+  const prices = { input: 3_000_000, output: 15_000_000, cachedInput: 300_000, cacheWrite: 3_750_000 };
+
+  it('prices cache writes at the cache-write rate, cache reads at the cached rate and the rest at the input rate', () => {
+    // 100 plain × 3.00 + 600 read × 0.30 + 300 written × 3.75 + 10 out × 15.00 per million.
+    const tokens = { prompt: 1000, completion: 10, cached: 600, cacheWrite: 300 };
+    expect(costMicros(tokens, prices)).toBe(300 + 180 + 1125 + 150);
+  });
+
+  it('prices cache writes at the input rate when no cache-write price is given', () => {
+    const { cacheWrite: _unused, ...withoutCacheWrite } = prices;
+    expect(costMicros({ prompt: 1000, completion: 0, cached: 0, cacheWrite: 400 }, withoutCacheWrite)).toBe(3000);
+  });
+
+  it('charges cache counts as reported even when they exceed the prompt', () => {
+    expect(costMicros({ prompt: 100, completion: 0, cached: 100, cacheWrite: 100 }, prices)).toBe(30 + 375);
+  });
+
+  it('adds the per-request fee once per charged request, after the one rounding', () => {
+    const withFee = { ...prices, perRequest: 5_000 };
+    const tokens = { prompt: 1, completion: 0, cached: 0 };
+    expect(costMicros(tokens, withFee)).toBe(3);
+    expect(costMicros({ ...tokens, requests: 1 }, withFee)).toBe(5_003);
+    expect(costMicros({ prompt: 0, completion: 0, cached: 0, requests: 1 }, withFee)).toBe(5_000);
+    // A fee given but no request charged: a failed request costs only its tokens.
+    expect(costMicros({ prompt: 0, completion: 0, cached: 0, requests: 0 }, withFee)).toBe(0);
+  });
+});
+
+describe('costMicros properties', () => {
+  // Up to ten million tokens of each kind at up to US$200 per million: every product stays below 2^53 / 4.
+  const count = fc.integer({ min: 0, max: 10_000_000 });
+  const price = fc.integer({ min: 0, max: 200_000_000 });
+  const usage = fc.record({
+    prompt: count,
+    completion: count,
+    cached: count,
+    cacheWrite: count,
+    requests: fc.integer({ min: 0, max: 1 }),
+  });
+  const priceList = fc.record({
+    input: price,
+    output: price,
+    cachedInput: price,
+    cacheWrite: price,
+    perRequest: fc.integer({ min: 0, max: 100_000_000 }),
+  });
+
+  /** The exact cost in millionths of a micro-unit, in BigInt so nothing can round. */
+  function exactMillionths(tokens: Required<BillableUsage>, prices: Required<Prices>): bigint {
+    const plain = Math.max(0, tokens.prompt - tokens.cached - tokens.cacheWrite);
+    return (
+      BigInt(plain) * BigInt(prices.input) +
+      BigInt(tokens.cached) * BigInt(prices.cachedInput) +
+      BigInt(tokens.cacheWrite) * BigInt(prices.cacheWrite) +
+      BigInt(tokens.completion) * BigInt(prices.output) +
+      BigInt(tokens.requests) * BigInt(prices.perRequest) * 1_000_000n
+    );
+  }
+
+  it('is an integer never below the exact cost and less than one micro-unit above it', () => {
+    fc.assert(
+      fc.property(usage, priceList, (tokens, prices) => {
+        const recorded = costMicros(tokens, prices);
+        expect(Number.isSafeInteger(recorded)).toBe(true);
+        const over = BigInt(recorded) * 1_000_000n - exactMillionths(tokens, prices);
+        expect(over >= 0n && over < 1_000_000n).toBe(true);
+      }),
+    );
+  });
+
+  it('charges exactly the fee for a request, whatever its tokens', () => {
+    fc.assert(
+      fc.property(usage, priceList, (tokens, prices) => {
+        const charged = costMicros({ ...tokens, requests: 1 }, prices);
+        expect(charged - costMicros({ ...tokens, requests: 0 }, prices)).toBe(prices.perRequest);
+      }),
+    );
+  });
+
+  it('costs the same whether a prompt token is written to the cache or not when both prices agree', () => {
+    fc.assert(
+      fc.property(usage, priceList, (tokens, prices) => {
+        fc.pre(tokens.cached + tokens.cacheWrite <= tokens.prompt);
+        const samePrice = { ...prices, cacheWrite: prices.input };
+        expect(costMicros(tokens, samePrice)).toBe(costMicros({ ...tokens, cacheWrite: 0 }, samePrice));
+      }),
     );
   });
 });

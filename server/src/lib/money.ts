@@ -20,24 +20,50 @@ function numberToPlainString(value: number): string {
   return Number.isFinite(value) ? String(value) : 'invalid';
 }
 
+/** What one request used, as the price list counts it. */
+export interface BillableUsage {
+  /** All prompt tokens, cache reads and writes included. */
+  readonly prompt: number;
+  readonly completion: number;
+  /** Prompt tokens read from the provider's cache. */
+  readonly cached: number;
+  /** Prompt tokens written to the provider's cache. Default 0. */
+  readonly cacheWrite?: number;
+  /** Requests the per-request fee applies to: 1 for a request the upstream answered, else 0. Default 0. */
+  readonly requests?: number;
+}
+
+/** Prices in micro-units: per one million tokens, and per request. */
+export interface Prices {
+  readonly input: number;
+  readonly output: number;
+  readonly cachedInput: number;
+  /** Per million prompt tokens written to the cache. Default: the input price. */
+  readonly cacheWrite?: number;
+  /** A fixed fee per request. Default 0. */
+  readonly perRequest?: number;
+}
+
 /**
- * Cost of a request in micro-units given per-million-token prices in micro-units.
+ * Cost of a request in micro-units. The prompt is split three ways: cache reads at the cached price, cache writes at
+ * the cache-write price, the rest at the input price (never below zero when a provider reports more cached tokens
+ * than prompt tokens; the cache counts are charged as reported). The per-request fee is added for each of `requests`.
  * tokens × price stays far below 2^53 for any realistic request, so integer arithmetic is exact.
  *
- * Rounding rule: the exact total (in millionths of a micro-unit) is rounded UP, once, at the end. A request that cost
- * anything is therefore never recorded as free (a few tokens of a cheap model cost 1 micro-unit, not 0), the recorded
- * cost is never below the true cost, and it is above it by less than one micro-unit (US$0.000001) per request.
+ * Rounding rule: the exact token total (in millionths of a micro-unit) is rounded UP, once, at the end. A request that
+ * cost anything is therefore never recorded as free (a few tokens of a cheap model cost 1 micro-unit, not 0), the
+ * recorded cost is never below the true cost, and it is above it by less than one micro-unit (US$0.000001) per
+ * request. The per-request fee is a whole number of micro-units already and is added after the rounding.
  */
-export function costMicros(
-  tokens: { prompt: number; completion: number; cached: number },
-  pricesPerMillion: { input: number; output: number; cachedInput: number },
-): number {
-  const uncachedPrompt = Math.max(0, tokens.prompt - tokens.cached);
+export function costMicros(tokens: BillableUsage, pricesPerMillion: Prices): number {
+  const cacheWrite = tokens.cacheWrite ?? 0;
+  const uncachedPrompt = Math.max(0, tokens.prompt - tokens.cached - cacheWrite);
   const numerator =
     uncachedPrompt * pricesPerMillion.input +
     tokens.cached * pricesPerMillion.cachedInput +
+    cacheWrite * (pricesPerMillion.cacheWrite ?? pricesPerMillion.input) +
     tokens.completion * pricesPerMillion.output;
-  return divideRoundingUp(numerator, 1_000_000);
+  return divideRoundingUp(numerator, 1_000_000) + (tokens.requests ?? 0) * (pricesPerMillion.perRequest ?? 0);
 }
 
 /** ⌈dividend / divisor⌉ for non-negative safe integers, corrected so float division cannot shave off a remainder. */

@@ -72,6 +72,23 @@ describe.each(testEngines)('UsageRepository on %s', (engine) => {
     expect(await usage.countAll()).toBe(0);
   });
 
+  it('writes cache-write tokens, and 0 for records journaled before they were counted', async () => {
+    const counted = buildUsageRecord({ cached_tokens: 600, cache_write_tokens: 300 });
+    const { cache_write_tokens: _absent, ...older } = buildUsageRecord();
+    // A journal line is JSON: a record from before the column existed has no such member at all.
+    await usage.insertBatch([counted, JSON.parse(JSON.stringify(older)) as typeof older]);
+    const rows = await database.handle.db
+      .selectFrom('usage_records')
+      .select(['id', 'cached_tokens', 'cache_write_tokens'])
+      .execute();
+    expect(rows).toEqual(
+      expect.arrayContaining([
+        { id: counted.id, cached_tokens: 600, cache_write_tokens: 300 },
+        { id: older.id, cached_tokens: 0, cache_write_tokens: 0 },
+      ]),
+    );
+  });
+
   it('does nothing for an empty batch', async () => {
     await usage.insertBatch([]);
     expect(await usage.countAll()).toBe(0);

@@ -17,6 +17,7 @@ export function buildUsageRecord(overrides: Partial<UsageRecordInsert> = {}): Us
     prompt_tokens: 12,
     completion_tokens: 10,
     cached_tokens: 0,
+    cache_write_tokens: 0,
     usage_source: 'upstream',
     cost_micros: 130,
     latency_ms: 5,

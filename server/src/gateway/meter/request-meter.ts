@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import type { ModelPricing } from '../../config/config.ts';
 import type { UsageRecordInsert, UsageRecordsTable } from '../../db/schema.ts';
 import { newTimeOrderedId } from '../../lib/ids.ts';
 import { costMicros } from '../../lib/money.ts';
@@ -21,7 +22,7 @@ export interface RequestMeterFinish {
   errorCode?: string | undefined;
 }
 
-const noUsage: TokenUsage = { promptTokens: 0, completionTokens: 0, cachedTokens: 0 };
+const noUsage: TokenUsage = { promptTokens: 0, completionTokens: 0, cachedTokens: 0, cacheWriteTokens: 0 };
 
 /** A running stream journals what it has delivered at its first event and then at most this often. */
 export const streamCheckpointIntervalMs = 1000;
@@ -103,7 +104,35 @@ export class RequestMeter {
       promptTokens: progress.promptTokens,
       completionTokens: Math.max(progress.completionTokens, this.#deliveredEvents),
       cachedTokens: progress.cachedTokens,
+      cacheWriteTokens: progress.cacheWriteTokens ?? 0,
     };
+  }
+
+  /**
+   * The per-request fee is charged when the upstream answered with success: a completed request, or one cut short
+   * (client gone, process died) after the upstream had answered, i.e. after it reported usage or a stream delivered
+   * an event. Failed requests (an upstream error, a refusal by the gateway) pay no fee, even where the provider might
+   * have charged one; their tokens, if any were reported, are still charged.
+   */
+  #chargesRequestFee(
+    result: Pick<RequestMeterFinish, 'outcome'>,
+    usageSource: UsageRecordsTable['usage_source'],
+  ): boolean {
+    switch (result.outcome) {
+      case 'success':
+        return true;
+      case 'client_disconnected':
+      case 'interrupted':
+        return usageSource === 'upstream' || this.#firstTokenAt !== undefined;
+      case 'upstream_error':
+      case 'error':
+        return false;
+    }
+  }
+
+  /** The prices of the deployment that served the request, else its model's; none before a model was resolved. */
+  #pricing(): ModelPricing | undefined {
+    return this.#deployment?.pricing ?? this.#model?.pricing;
   }
 
   #buildRecord(
@@ -111,7 +140,8 @@ export class RequestMeter {
     usageSource: UsageRecordsTable['usage_source'],
     result: Pick<RequestMeterFinish, 'status' | 'outcome' | 'errorCode'>,
   ): UsageRecordInsert {
-    const pricing = this.#model?.pricing;
+    const pricing = this.#pricing();
+    const cacheWriteTokens = usage.cacheWriteTokens ?? 0;
     this.#id ??= newTimeOrderedId(this.#createdAt);
     return {
       id: this.#id,
@@ -126,14 +156,23 @@ export class RequestMeter {
       prompt_tokens: usage.promptTokens,
       completion_tokens: usage.completionTokens,
       cached_tokens: usage.cachedTokens,
+      cache_write_tokens: cacheWriteTokens,
       usage_source: usageSource,
       cost_micros: pricing
         ? costMicros(
-            { prompt: usage.promptTokens, completion: usage.completionTokens, cached: usage.cachedTokens },
+            {
+              prompt: usage.promptTokens,
+              completion: usage.completionTokens,
+              cached: usage.cachedTokens,
+              cacheWrite: cacheWriteTokens,
+              requests: this.#chargesRequestFee(result, usageSource) ? 1 : 0,
+            },
             {
               input: pricing.inputPerMillion,
               output: pricing.outputPerMillion,
               cachedInput: pricing.cachedInputPerMillion,
+              cacheWrite: pricing.cacheWritePerMillion,
+              perRequest: pricing.perRequest,
             },
           )
         : 0,

@@ -2,7 +2,7 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { Database } from '../../db/database.ts';
 import type { UsageRecordInsert } from '../../db/schema.ts';
 
-/** Rows per INSERT statement: keeps SQLite under its bound-parameter limit (19 columns × 500 < 32766). */
+/** Rows per INSERT statement: keeps SQLite under its bound-parameter limit (20 columns × 500 < 32766). */
 const rowsPerStatement = 500;
 
 const usageColumns = [
@@ -18,6 +18,7 @@ const usageColumns = [
   'prompt_tokens',
   'completion_tokens',
   'cached_tokens',
+  'cache_write_tokens',
   'usage_source',
   'cost_micros',
   'latency_ms',
@@ -26,6 +27,12 @@ const usageColumns = [
   'outcome',
   'error_code',
 ] as const satisfies readonly (keyof UsageRecordInsert)[];
+
+/**
+ * What a column a record lacks takes on the embedded path (PostgreSQL's INSERT gets the column default from Kysely):
+ * journal lines written before a column existed are replayed without it.
+ */
+const usageColumnDefaults: Partial<Record<(typeof usageColumns)[number], number>> = { cache_write_tokens: 0 };
 
 export class UsageRepository {
   readonly #db: Database;
@@ -72,7 +79,7 @@ export class UsageRepository {
     sqlite.exec('begin immediate');
     try {
       for (const record of records) {
-        insert.run(...usageColumns.map((column) => toSqliteValue(record[column])));
+        insert.run(...usageColumns.map((column) => toSqliteValue(record[column] ?? usageColumnDefaults[column])));
       }
       sqlite.exec('commit');
     } catch (error) {

@@ -52,7 +52,7 @@ describe('anthropicAdapter against the mock upstream', () => {
       message: { role: 'assistant', content: 'tok0 tok1 tok2 tok3 ' },
       finish_reason: 'stop',
     });
-    expect(parsed.usage).toEqual({ promptTokens: 13, completionTokens: 4, cachedTokens: 0 });
+    expect(parsed.usage).toEqual({ promptTokens: 13, completionTokens: 4, cachedTokens: 0, cacheWriteTokens: 0 });
   });
 
   it('streams a completion ending in usage and done', async () => {

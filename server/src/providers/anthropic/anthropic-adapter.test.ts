@@ -54,7 +54,7 @@ describe('anthropicAdapter.parseChatResponse', () => {
       usage: { prompt_tokens: 2095, completion_tokens: 503, total_tokens: 2598 },
     });
     expect(completion.choices[0]?.message?.tool_calls).toBeUndefined();
-    expect(usage).toEqual({ promptTokens: 2095, completionTokens: 503, cachedTokens: 0 });
+    expect(usage).toEqual({ promptTokens: 2095, completionTokens: 503, cachedTokens: 0, cacheWriteTokens: 0 });
   });
 
   it('turns tool_use blocks into tool_calls with JSON string arguments', () => {
@@ -87,8 +87,16 @@ describe('anthropicAdapter.parseChatResponse', () => {
 
   it('counts cache reads and writes as prompt tokens, reads as cached, and maps max_tokens to length', () => {
     const { completion, usage } = parse('message-cache-usage.json');
-    expect(usage).toEqual({ promptTokens: 21 + 1800 + 188086, completionTokens: 393, cachedTokens: 188086 });
-    expect(completion.usage).toMatchObject({ prompt_tokens: 189907, prompt_tokens_details: { cached_tokens: 188086 } });
+    expect(usage).toEqual({
+      promptTokens: 21 + 1800 + 188086,
+      completionTokens: 393,
+      cachedTokens: 188086,
+      cacheWriteTokens: 1800,
+    });
+    expect(completion.usage).toMatchObject({
+      prompt_tokens: 189907,
+      prompt_tokens_details: { cached_tokens: 188086, cache_write_tokens: 1800 },
+    });
     expect(completion.choices[0]?.finish_reason).toBe('length');
   });
 
@@ -202,6 +210,38 @@ describe('anthropicAdapter stream decoding', () => {
     // message_delta repeats the input counts with nulls for the cache ones; the nulls must not erase anything.
     expect(items.find((item) => item.kind === 'usage')).toMatchObject({
       usage: { promptTokens: 50, completionTokens: 180, cachedTokens: 0 },
+    });
+  });
+
+  it.each(chunkings)('reports cache writes and reads from message_start in chunks of $sizes', ({ sizes }) => {
+    const items = decode('stream-cache-usage.sse', sizes);
+    expect(collect(items)).toMatchObject({ content: 'Love, class and reputation.', finishReasons: ['stop'] });
+    // message_delta repeats the cache counts (as Anthropic now does); they must not be added twice.
+    const usageItem = items.find((item) => item.kind === 'usage');
+    expect(usageItem).toMatchObject({
+      usage: { promptTokens: 21 + 1800 + 188086, completionTokens: 9, cachedTokens: 188086, cacheWriteTokens: 1800 },
+      chunk: {
+        usage: { prompt_tokens: 189907, prompt_tokens_details: { cached_tokens: 188086, cache_write_tokens: 1800 } },
+      },
+    });
+  });
+
+  it('reads cache counts that arrive only in message_delta', () => {
+    const decoder = anthropicAdapter.createChatStreamDecoder(chatRequest);
+    const event = (data: unknown) => decoder.decode({ event: undefined, data: JSON.stringify(data) });
+    event({
+      type: 'message_start',
+      message: { id: 'msg_x', model: 'claude', content: [], usage: { input_tokens: 5, output_tokens: 1 } },
+    });
+    event({
+      type: 'message_delta',
+      delta: { stop_reason: 'end_turn', stop_sequence: null },
+      usage: { output_tokens: 3, cache_creation_input_tokens: 40, cache_read_input_tokens: null },
+    });
+    const [usageItem] = event({ type: 'message_stop' });
+    expect(usageItem).toMatchObject({
+      kind: 'usage',
+      usage: { promptTokens: 45, completionTokens: 3, cachedTokens: 0, cacheWriteTokens: 40 },
     });
   });
 

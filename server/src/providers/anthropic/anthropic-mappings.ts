@@ -86,24 +86,31 @@ export function tokenUsageFromAnthropic(usage: Partial<AnthropicUsage>): TokenUs
     promptTokens: (usage.input_tokens ?? 0) + cacheRead + cacheCreation,
     completionTokens: usage.output_tokens ?? 0,
     cachedTokens: cacheRead,
+    cacheWriteTokens: cacheCreation,
   };
 }
 
+/** Cache writes go where OpenRouter puts them (OpenAI has no field for them), and only when there were some. */
 export function openAiUsageFrom(usage: TokenUsage): OpenAiUsage {
+  const cacheWriteTokens = usage.cacheWriteTokens ?? 0;
   return {
     prompt_tokens: usage.promptTokens,
     completion_tokens: usage.completionTokens,
     total_tokens: usage.promptTokens + usage.completionTokens,
-    prompt_tokens_details: { cached_tokens: usage.cachedTokens },
+    prompt_tokens_details:
+      cacheWriteTokens > 0
+        ? { cached_tokens: usage.cachedTokens, cache_write_tokens: cacheWriteTokens }
+        : { cached_tokens: usage.cachedTokens },
   };
 }
 
-/** The inverse split for Anthropic clients: cached tokens leave input_tokens and appear as cache reads. */
+/** The inverse split for Anthropic clients: cache reads and writes leave input_tokens and are reported apart. */
 export function anthropicUsageFrom(usage: TokenUsage): AnthropicUsage {
+  const cacheWriteTokens = usage.cacheWriteTokens ?? 0;
   return {
-    input_tokens: Math.max(0, usage.promptTokens - usage.cachedTokens),
+    input_tokens: Math.max(0, usage.promptTokens - usage.cachedTokens - cacheWriteTokens),
     output_tokens: usage.completionTokens,
-    cache_creation_input_tokens: 0,
+    cache_creation_input_tokens: cacheWriteTokens,
     cache_read_input_tokens: usage.cachedTokens,
   };
 }

@@ -251,6 +251,32 @@ describe('anthropicInboundCodec.encodeResponse', () => {
     });
   });
 
+  it('reports cache writes as cache_creation_input_tokens, apart from input_tokens and cache reads', () => {
+    const usage = { promptTokens: 1000, completionTokens: 20, cachedTokens: 600, cacheWriteTokens: 300 };
+    const encoded = anthropicInboundCodec.encodeResponse(completion({ content: 'x' }), usage, 'm') as {
+      usage: unknown;
+    };
+    expect(encoded.usage).toEqual({
+      input_tokens: 100,
+      output_tokens: 20,
+      cache_creation_input_tokens: 300,
+      cache_read_input_tokens: 600,
+    });
+  });
+
+  it('reads cache writes from the completion when the gateway has no usage of its own', () => {
+    const withCacheWrites = {
+      ...completion({ content: 'x' }),
+      usage: {
+        prompt_tokens: 1000,
+        completion_tokens: 20,
+        prompt_tokens_details: { cached_tokens: 600, cache_write_tokens: 300 },
+      },
+    };
+    const encoded = anthropicInboundCodec.encodeResponse(withCacheWrites, undefined, 'm') as { usage: unknown };
+    expect(encoded.usage).toMatchObject({ input_tokens: 100, cache_creation_input_tokens: 300 });
+  });
+
   it('puts thinking first, then text, then tool_use with parsed input', () => {
     const encoded = anthropicInboundCodec.encodeResponse(
       completion(

@@ -151,6 +151,19 @@ describe('AnthropicStreamEncoder', () => {
     expect(parseEvents(encoder.encode(done))).toEqual([{ type: 'message_stop' }]);
   });
 
+  it('splits cache writes and reads out of input_tokens in message_delta', () => {
+    const encoder = anthropicInboundCodec.createStreamEncoder(chatRequest, 'claude-alias');
+    encoder.encode(chunk({ content: 'Hi' }, 'stop'));
+    const usage = { promptTokens: 2000, completionTokens: 7, cachedTokens: 1500, cacheWriteTokens: 400 };
+    expect(parseEvents(encoder.encode(usageItem(usage)))).toEqual([
+      {
+        type: 'message_delta',
+        delta: { stop_reason: 'end_turn', stop_sequence: null },
+        usage: { input_tokens: 100, output_tokens: 7, cache_creation_input_tokens: 400, cache_read_input_tokens: 1500 },
+      },
+    ]);
+  });
+
   it('sends message_delta at once when usage came before the finish', () => {
     const encoder = anthropicInboundCodec.createStreamEncoder(chatRequest, 'claude-alias');
     encoder.encode(usageItem({ promptTokens: 3, completionTokens: 1, cachedTokens: 0 }));

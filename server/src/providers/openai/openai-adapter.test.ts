@@ -42,6 +42,20 @@ describe('openAiAdapter', () => {
     expect(decoder.decode({ event: undefined, data: '[DONE]' })).toEqual([{ kind: 'done' }]);
   });
 
+  it('reads cached tokens, and cache writes where OpenRouter reports them, from a forwarded body', () => {
+    const body = (details: string) =>
+      `{"id":"c","object":"chat.completion","choices":[],"usage":{"prompt_tokens":900,"completion_tokens":5,"prompt_tokens_details":${details}}}`;
+    expect(openAiAdapter.readPassthroughUsage?.(body('{"cached_tokens":600,"cache_write_tokens":200}'))).toEqual({
+      promptTokens: 900,
+      completionTokens: 5,
+      cachedTokens: 600,
+      cacheWriteTokens: 200,
+    });
+    const plain = openAiAdapter.readPassthroughUsage?.(body('{"cached_tokens":600}'));
+    expect(plain).toEqual({ promptTokens: 900, completionTokens: 5, cachedTokens: 600 });
+    expect(plain).not.toHaveProperty('cacheWriteTokens');
+  });
+
   it('does not echo an error body that is not JSON', () => {
     expect(openAiAdapter.parseError(502, '<html>bad gateway</html>')).toEqual({
       message: 'upstream answered with status 502',

@@ -94,9 +94,13 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 
 export function toTokenUsage(usage: OpenAiUsage | null | undefined): TokenUsage | undefined {
   if (!usage || typeof usage.prompt_tokens !== 'number') return undefined;
-  return {
+  const tokenUsage: TokenUsage = {
     promptTokens: usage.prompt_tokens,
     completionTokens: typeof usage.completion_tokens === 'number' ? usage.completion_tokens : 0,
     cachedTokens: usage.prompt_tokens_details?.cached_tokens ?? 0,
   };
+  // OpenAI itself reports no cache writes; OpenRouter (and AI Hub in front of Anthropic) report them here.
+  const cacheWriteTokens = usage.prompt_tokens_details?.cache_write_tokens;
+  if (typeof cacheWriteTokens === 'number' && cacheWriteTokens > 0) tokenUsage.cacheWriteTokens = cacheWriteTokens;
+  return tokenUsage;
 }

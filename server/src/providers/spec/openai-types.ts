@@ -91,7 +91,8 @@ export interface OpenAiUsage {
   prompt_tokens?: number;
   completion_tokens?: number;
   total_tokens?: number;
-  prompt_tokens_details?: { cached_tokens?: number; [field: string]: unknown } | null;
+  /** `cache_write_tokens` is not OpenAI's: OpenRouter reports prompt cache writes there, and so do we. */
+  prompt_tokens_details?: { cached_tokens?: number; cache_write_tokens?: number; [field: string]: unknown } | null;
   completion_tokens_details?: { reasoning_tokens?: number; [field: string]: unknown } | null;
   [field: string]: unknown;
 }

@@ -19,6 +19,11 @@ export interface TokenUsage {
   completionTokens: number;
   /** Prompt tokens served from the provider's cache (a subset of promptTokens). */
   cachedTokens: number;
+  /**
+   * Prompt tokens written to the provider's cache (Anthropic `cache_creation_input_tokens`; a subset of promptTokens,
+   * apart from cachedTokens). Absent means none: most providers do not charge for cache writes or report them.
+   */
+  cacheWriteTokens?: number;
 }
 
 /** Where and how to reach one deployment; built by the gateway from config, handed to the adapter. */
