@@ -174,15 +174,15 @@ function percentile(window: SlidingWindow, now: number, quantile: number): numbe
   if (count === 0) return null;
   const rank = Math.max(1, Math.ceil(quantile * count));
   let below = 0;
-  for (let bin = 0; bin < latencyBounds.length; bin += 1) {
+  const openBin = latencyBounds.length - 1;
+  for (let bin = 0; bin < openBin; bin += 1) {
     const inBin = window.total(now, firstLatencyLane + bin);
     if (below + inBin >= rank) {
       const lower = bin === 0 ? 0 : latencyBounds[bin - 1]!;
-      const upper = latencyBounds[bin]!;
-      if (upper === Number.POSITIVE_INFINITY) return lower;
-      return Math.round(lower + ((upper - lower) * (rank - below)) / inBin);
+      return Math.round(lower + ((latencyBounds[bin]! - lower) * (rank - below)) / inBin);
     }
     below += inBin;
   }
-  return null;
+  // The open-ended last bin: its lower bound is all that is known.
+  return latencyBounds[openBin - 1]!;
 }

@@ -77,6 +77,7 @@ export class RedisBreakerStore implements BreakerStore {
   #subscribed = false;
   #warned = false;
   #closed = false;
+  #errorCount = 0;
 
   constructor(options: RedisBreakerStoreOptions) {
     const prefix = options.prefix ?? 'aihub:breaker:';
@@ -94,6 +95,11 @@ export class RedisBreakerStore implements BreakerStore {
   /** Whether both connections are up and subscribed (for readiness reports and tests). */
   get connected(): boolean {
     return this.#subscribed && this.#client?.status === 'ready';
+  }
+
+  /** Errors seen so far, reported or swallowed (connection attempts, commands, unreadable states). */
+  get errorCount(): number {
+    return this.#errorCount;
   }
 
   start(apply: (state: SharedBreakerState) => void): void {
@@ -205,7 +211,9 @@ export class RedisBreakerStore implements BreakerStore {
   }
 
   #warn(error: unknown): void {
-    if (this.#warned || this.#closed) return;
+    if (this.#closed) return;
+    this.#errorCount += 1;
+    if (this.#warned) return;
     this.#warned = true;
     this.#onError(error);
   }
