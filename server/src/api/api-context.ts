@@ -3,6 +3,7 @@ import type { Config } from '../config/config.ts';
 import type { Database } from '../db/database.ts';
 import type { AccessTokens, IdentityServices } from '../modules/identity/index.ts';
 import type { KeyService } from '../modules/keys/index.ts';
+import type { RegistryService } from '../modules/registry/index.ts';
 import type { Authorizer } from '../modules/tenancy/index.ts';
 
 /** What management routes may use; built once by the app factory. */
@@ -14,6 +15,8 @@ export interface ApiContext {
   readonly keys: KeyService;
   /** Sessions, sign-in, accounts and passwords (modules/identity). */
   readonly identity: IdentityServices;
+  /** The model registry kept in the database (providers, credentials, models). */
+  readonly registry: RegistryService;
 }
 
 export type ApiRoutes = (api: FastifyInstance, context: ApiContext) => void | Promise<void>;

@@ -45,15 +45,72 @@ export interface ApiKeysTable {
   updated_at: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
+/** A provider of the model registry kept in the database (YAML providers are not stored). */
 export interface ProvidersTable {
+  /** Surrogate key; `id` is unique per owner (the platform, or one organization). */
+  pk: string;
+  /** The organization that owns it, or null for a platform-wide provider. */
+  org_id: string | null;
   id: string;
-  type: string;
-  base_url: string;
-  /** AES-256-GCM sealed credential (lib/secret-box.ts); never plaintext. */
-  api_key_sealed: string | null;
+  /** Null when a preset implies it. */
+  type: string | null;
+  preset: string | null;
+  /** Null: the preset's or the type's well-known endpoint. */
+  base_url: string | null;
+  /** JSON object of extra request headers. */
   headers: string;
+  /** JSON object of adapter options (Azure's api_version). */
+  options: string;
+  max_connections: number | null;
+  /** JSON: the timeouts set (snake_case, as in the file); the rest are the defaults. */
+  timeouts: string | null;
   created_at: number;
   updated_at: number;
+}
+
+/** One upstream key of a stored provider; several form a credential pool. */
+export interface ProviderCredentialsTable {
+  pk: string;
+  provider_pk: string;
+  /** Unique within the provider. */
+  id: string;
+  /** AES-256-GCM sealed key (lib/secret-box.ts), bound to the owner, provider and credential ids; never plaintext. */
+  api_key_sealed: string | null;
+  /** The key's last four characters, to tell keys apart; null for short keys. */
+  hint: string | null;
+  weight: number;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A model of the registry kept in the database; nested settings are JSON in the file's snake_case shape. */
+export interface ModelsTable {
+  pk: string;
+  org_id: string | null;
+  name: string;
+  kind: string;
+  /** JSON array of other names. */
+  aliases: string;
+  strategy: string | null;
+  retry: string | null;
+  fallbacks: string | null;
+  /** JSON: prices as given (decimal strings); null when the model has no price. */
+  pricing: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ModelDeploymentsTable {
+  pk: string;
+  model_pk: string;
+  /** Order within the model. */
+  position: number;
+  provider_id: string;
+  upstream_model: string;
+  weight: number | null;
+  priority: number | null;
+  pricing: string | null;
+  timeouts: string | null;
 }
 
 export interface UsageRecordsTable {
@@ -210,6 +267,9 @@ export interface DatabaseSchema {
   users: UsersTable;
   api_keys: ApiKeysTable;
   providers: ProvidersTable;
+  provider_credentials: ProviderCredentialsTable;
+  models: ModelsTable;
+  model_deployments: ModelDeploymentsTable;
   usage_records: UsageRecordsTable;
   cache_epochs: CacheEpochsTable;
   organizations: OrganizationsTable;
@@ -227,3 +287,6 @@ export interface DatabaseSchema {
 export type ApiKeyRow = Selectable<ApiKeysTable>;
 export type UsageRecordInsert = Insertable<UsageRecordsTable>;
 export type ProviderRow = Selectable<ProvidersTable>;
+export type ProviderCredentialRow = Selectable<ProviderCredentialsTable>;
+export type ModelRow = Selectable<ModelsTable>;
+export type ModelDeploymentRow = Selectable<ModelDeploymentsTable>;

@@ -43,6 +43,17 @@ async function seedOrganization(db: Database, id: string, deletedAt: number | nu
               'upstream', 1, 1, 200, 'success')`.execute(db);
   await sql`insert into audit_events (id, org_id, action, target_type, target_id, created_at)
             values (${`audit_${id}`}, ${id}, 'organization.create', 'organization', ${id}, ${created})`.execute(db);
+  // The organization's own registry: a provider with a key and a model deployed on it (children go by foreign key).
+  await sql`insert into providers (pk, org_id, id, type, base_url, created_at, updated_at)
+            values (${`prov_${id}`}, ${id}, 'own', 'openai', 'https://api.example.com/v1', ${created}, ${created})`.execute(
+    db,
+  );
+  await sql`insert into provider_credentials (pk, provider_pk, id, api_key_sealed, weight, created_at, updated_at)
+            values (${`cred_${id}`}, ${`prov_${id}`}, 'default', 'v1:x:y:z', 1, ${created}, ${created})`.execute(db);
+  await sql`insert into models (pk, org_id, name, kind, aliases, created_at, updated_at)
+            values (${`model_${id}`}, ${id}, 'own-model', 'chat', '[]', ${created}, ${created})`.execute(db);
+  await sql`insert into model_deployments (pk, model_pk, position, provider_id, upstream_model)
+            values (${`dep_${id}`}, ${`model_${id}`}, 0, 'own', 'upstream')`.execute(db);
 }
 
 async function countRows(db: Database, table: string, column: string, value: string): Promise<number> {
@@ -87,6 +98,8 @@ describe.each(testEngines)('purge of deleted organizations (%s)', (engine) => {
       org_members: 1,
       api_keys: 1,
       teams: 1,
+      models: 1,
+      providers: 1,
       organizations: 1,
     });
     for (const gone of ['expired', 'exactly']) {
@@ -100,6 +113,8 @@ describe.each(testEngines)('purge of deleted organizations (%s)', (engine) => {
         org_members: 0,
         api_keys: 0,
         teams: 0,
+        models: 0,
+        providers: 0,
       });
     }
     const untouched = {
@@ -111,6 +126,8 @@ describe.each(testEngines)('purge of deleted organizations (%s)', (engine) => {
       org_members: 1,
       api_keys: 1,
       teams: 1,
+      models: 1,
+      providers: 1,
     };
     expect(await rowsOf(db, 'recent')).toEqual(untouched);
     expect(await rowsOf(db, 'live')).toEqual(untouched);
@@ -129,6 +146,11 @@ describe.each(testEngines)('purge of deleted organizations (%s)', (engine) => {
       deleted_at: now - retentionMs - 1,
     });
     expect(JSON.parse(events[1]!.after!)).toMatchObject({ purged_at: now, deleted_rows: { organizations: 1 } });
+    // Credentials and deployments went with their provider and model; the live organizations keep theirs.
+    const credentials = await db.selectFrom('provider_credentials').select('pk').orderBy('pk').execute();
+    expect(credentials.map((row) => row.pk)).toEqual(['cred_live', 'cred_recent']);
+    const deployments = await db.selectFrom('model_deployments').select('pk').orderBy('pk').execute();
+    expect(deployments.map((row) => row.pk)).toEqual(['dep_live', 'dep_recent']);
 
     expect(await new OrganizationPurge(db).purgeExpired(now)).toEqual([]);
   });
@@ -191,7 +213,7 @@ describe('aihub purge', () => {
     const lines: string[] = [];
     expect(await runCli(['node', 'aihub', 'purge'], (line) => lines.push(line))).toBe(0);
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(/^purged organization old \(Org old\), deleted \S+: 7 rows$/);
+    expect(lines[0]).toMatch(/^purged organization old \(Org old\), deleted \S+: 9 rows$/);
     expect(lines[1]).toBe('purged 1 organization');
 
     lines.length = 0;

@@ -2,6 +2,7 @@ import type { ApiRoutes } from '../api-context.ts';
 import { registerAuthRoutes } from './auth-routes.ts';
 import { registerKeyRoutes } from './keys-routes.ts';
 import { registerMeRoutes } from './me-routes.ts';
+import { registerOrganizationRegistryRoutes, registerPlatformRegistryRoutes } from './registry-routes.ts';
 import { registerSsoRoutes } from './sso-routes.ts';
 import { tenancyRoutes } from './tenancy-routes.ts';
 import { registerUserRoutes } from './users-routes.ts';
@@ -14,4 +15,6 @@ export const managementRoutes: readonly ApiRoutes[] = [
   registerKeyRoutes,
   registerUserRoutes,
   ...tenancyRoutes,
+  registerPlatformRegistryRoutes,
+  registerOrganizationRegistryRoutes,
 ];

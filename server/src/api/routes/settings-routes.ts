@@ -105,7 +105,7 @@ function readPatch(body: SettingsUpdate): SettingsPatch {
 
 /** Enterprise settings per organization: default models, providers, retention, body logging, SSO. */
 export const registerSettingsRoutes: ApiRoutes = (api, context) => {
-  const settings = new SettingsService(context.db, new SecretBox(context.config.secretKey));
+  const settings = new SettingsService(context.db, new SecretBox(context.config.secretKey), context.registry);
 
   api.get<{ Params: OrgParams }>(
     '/organizations/:org_id/settings',

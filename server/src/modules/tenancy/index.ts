@@ -11,14 +11,14 @@ export type {
 export { permissions, orgRoles, teamRoles } from './permissions.ts';
 export type { Action, Permission } from './permissions.ts';
 export { renderPermissionsTable } from './permissions-table.ts';
-export { ssoDefaultRoles, maxDataRetentionDays } from './org-settings.ts';
+export { ssoDefaultRoles, maxDataRetentionDays, parseOrgSettings } from './org-settings.ts';
 export type { OrgSettings, SsoDefaultRole } from './org-settings.ts';
 export { OrganizationService, deletedOrganizationRetentionDays } from './organization-service.ts';
 export type { OrganizationOverview, OwnershipTransfer } from './organization-service.ts';
 export { organizationSortFields } from './organization-repository.ts';
 export type { VisibleOrganization, OrganizationSortField } from './organization-repository.ts';
 export { SettingsService, readSsoSettings } from './settings-service.ts';
-export type { SettingsPatch, OrgSsoSettings } from './settings-service.ts';
+export type { SettingsPatch, OrgSsoSettings, SettingsRegistryPort } from './settings-service.ts';
 export { MemberService } from './member-service.ts';
 export { memberSortFields } from './member-repository.ts';
 export type { MemberRow, MemberSortField } from './member-repository.ts';

@@ -12,7 +12,16 @@ export interface ExpiredOrganization {
  * `audit_events` is not here on purpose: the audit trail is append-only and outlives the organization.
  * A test compares this list with the live schema, so a new tenant table cannot be forgotten.
  */
-export const organizationOwnedTables = ['team_members', 'invitations', 'org_members', 'api_keys', 'teams'] as const;
+export const organizationOwnedTables = [
+  'team_members',
+  'invitations',
+  'org_members',
+  'api_keys',
+  'teams',
+  // Their credentials and deployments go with them (deleted by foreign key).
+  'models',
+  'providers',
+] as const;
 
 /**
  * SQL for the purge of soft-deleted organizations. It is the only code that reads deleted organizations, and it never

@@ -68,6 +68,11 @@ export const permissions = {
   },
   'settings.read': { description: 'Read enterprise settings', orgRoles: everyone },
   'settings.update': { description: 'Change enterprise settings and SSO', orgRoles: managers },
+  'registry.read': { description: "See the organization's own providers and models", orgRoles: everyone },
+  'registry.manage': {
+    description: "Add, change and remove the organization's own providers, their keys, and models",
+    orgRoles: managers,
+  },
   'audit.read': { description: 'Read the audit log', orgRoles: managers },
   'billing.read': { description: 'See usage, costs and invoices', orgRoles: ['owner', 'admin', 'billing'] },
 } as const satisfies Record<string, Permission>;

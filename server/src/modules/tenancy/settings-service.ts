@@ -40,14 +40,26 @@ export interface OrgSsoSettings {
   readonly allowedDomains: readonly string[];
 }
 
+/**
+ * What the settings need from the model registry (modules/registry, which reads these settings, so it is injected
+ * rather than imported): the provider ids an organization may allow, and the epoch bump that makes every instance
+ * reload its routing when `allowed_providers` or `default_models` change.
+ */
+export interface SettingsRegistryPort {
+  knownProviderIds(orgId: string): Promise<ReadonlySet<string>>;
+  bumpEpoch(executor: Database): Promise<void>;
+}
+
 /** Enterprise settings of an organization, including SSO with a sealed client secret. */
 export class SettingsService {
   readonly #db: Database;
   readonly #secretBox: SecretBox;
+  readonly #registry: SettingsRegistryPort | undefined;
 
-  constructor(db: Database, secretBox: SecretBox) {
+  constructor(db: Database, secretBox: SecretBox, registry?: SettingsRegistryPort) {
     this.#db = db;
     this.#secretBox = secretBox;
+    this.#registry = registry;
   }
 
   async read(scope: OrgScope): Promise<OrgSettings> {
@@ -57,12 +69,26 @@ export class SettingsService {
 
   async update(scope: OrgScope, patch: SettingsPatch): Promise<OrgSettings> {
     const now = Date.now();
+    if (patch.allowedProviders !== undefined && this.#registry !== undefined) {
+      const known = await this.#registry.knownProviderIds(scope.orgId);
+      const unknown = patch.allowedProviders.findIndex((id) => !known.has(id));
+      if (unknown !== -1) {
+        throw new AppError(
+          'invalid_request',
+          `allowed_providers: unknown provider "${patch.allowedProviders[unknown]}"`,
+          {
+            param: `allowed_providers[${unknown}]`,
+          },
+        );
+      }
+    }
     return this.#db.transaction().execute(async (transaction) => {
       const organizations = new OrganizationRepository(transaction);
       const organization = await findOrganization(organizations, scope);
       const before = parseOrgSettings(organization.settings);
       const after = this.#apply(scope, before, patch);
       await organizations.writeSettings(scope, serializeOrgSettings(after), now);
+      await this.#registry?.bumpEpoch(transaction);
       await recordAuditEvent(
         transaction,
         {
