@@ -35,7 +35,7 @@ describe('circuit breakers shared through Redis', () => {
   let time: number;
   const instances: Instance[] = [];
 
-  function start(url = redisUrl, options: { commandTimeoutMs?: number } = {}): Instance {
+  function start(url = redisUrl, options: { commandTimeoutMs?: number; healthCheckMs?: number } = {}): Instance {
     const transitions: BreakerTransition[] = [];
     const warnings: unknown[] = [];
     const store = new RedisBreakerStore({
@@ -317,6 +317,28 @@ describe('circuit breakers shared through Redis', () => {
       // The publication times out instead of waiting forever, with one warning.
       await vi.waitFor(() => expect(hung.warnings).toHaveLength(1), delivery);
       expect(String(hung.warnings[0])).toMatch(/timed out/i);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('drops a connection that went silent and shares again once Redis answers', async () => {
+    fresh();
+    const proxy = await TcpFaultProxy.start({ host: '127.0.0.1', port: 6379 });
+    try {
+      const silent = start(`redis://127.0.0.1:${proxy.port}`, { commandTimeoutMs: 100, healthCheckMs: 50 });
+      const direct = start();
+      await connected(silent);
+      await connected(direct);
+
+      // No reset, no error: only the health check's unanswered ping shows the link is dead.
+      proxy.setMode('blackhole');
+      await vi.waitFor(() => expect(silent.store.connected).toBe(false), delivery);
+      expect(String(silent.warnings[0])).toMatch(/timed out/i);
+      direct.breakers.disable(key, 'refused');
+
+      proxy.setMode('forward');
+      await vi.waitFor(() => expect(silent.breakers.isAvailable(key)).toBe(false), delivery);
     } finally {
       await proxy.close();
     }

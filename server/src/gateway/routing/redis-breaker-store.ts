@@ -20,6 +20,11 @@ export interface RedisBreakerStoreOptions {
   disabledTtlMs?: number;
   /** A command that gets no answer within this fails (a hung server), so nothing piles up in memory. */
   commandTimeoutMs?: number;
+  /**
+   * How often both connections are pinged. A connection whose ping fails or times out is dropped and reopened, so a
+   * silently dead link (no reset ever arrives) does not leave this instance deaf to the others for good.
+   */
+  healthCheckMs?: number;
   now?: () => number;
 }
 
@@ -68,11 +73,13 @@ export class RedisBreakerStore implements BreakerStore {
   readonly #stateTtlMs: number;
   readonly #disabledTtlMs: number;
   readonly #commandTimeoutMs: number;
+  readonly #healthCheckMs: number;
   readonly #now: () => number;
   /** The latest transition per key that did not reach Redis, replayed after a reconnection. */
   readonly #unsent = new Map<string, StoredState>();
   #client: Redis | undefined;
   #subscriber: Redis | undefined;
+  #healthTimer: NodeJS.Timeout | undefined;
   #apply: ((state: SharedBreakerState) => void) | undefined;
   #subscribed = false;
   #warned = false;
@@ -89,6 +96,7 @@ export class RedisBreakerStore implements BreakerStore {
     this.#stateTtlMs = options.stateTtlMs ?? 600_000;
     this.#disabledTtlMs = options.disabledTtlMs ?? 30 * 86_400_000;
     this.#commandTimeoutMs = options.commandTimeoutMs ?? 1000;
+    this.#healthCheckMs = options.healthCheckMs ?? 5000;
     this.#now = options.now ?? Date.now;
   }
 
@@ -132,6 +140,8 @@ export class RedisBreakerStore implements BreakerStore {
       this.#subscribed = false;
     });
     subscriber.on('message', (_channel: string, message: string) => this.#receive(message));
+    this.#healthTimer = setInterval(() => this.#checkHealth(), this.#healthCheckMs);
+    this.#healthTimer.unref();
   }
 
   publish(state: SharedBreakerState): void {
@@ -150,6 +160,7 @@ export class RedisBreakerStore implements BreakerStore {
 
   async close(): Promise<void> {
     this.#closed = true;
+    clearInterval(this.#healthTimer);
     this.#client?.disconnect();
     this.#subscriber?.disconnect();
   }
@@ -176,6 +187,16 @@ export class RedisBreakerStore implements BreakerStore {
           this.#warn(error);
         },
       );
+  }
+
+  #checkHealth(): void {
+    for (const connection of [this.#client, this.#subscriber]) {
+      if (connection?.status !== 'ready') continue;
+      connection.ping().catch((error: unknown) => {
+        this.#warn(error);
+        if (!this.#closed) connection.disconnect(true);
+      });
+    }
   }
 
   /** Once both connections are up: send what could not be sent, then load the states everyone holds now. */
