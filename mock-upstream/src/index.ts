@@ -1,5 +1,12 @@
 export { startMockUpstream, type MockUpstreamHandle } from './server.ts';
-export { failureModes, type FailureMode, type MockBehaviourOptions, type MockUpstreamOptions } from './options.ts';
+export {
+  failureModes,
+  type FailMix,
+  type FailureMode,
+  type MockBehaviourOptions,
+  type MockUpstreamOptions,
+} from './options.ts';
+export type { MockUpstreamStats, RequestOutcome } from './request-stats.ts';
 export { mockHeaderNames } from './mock-headers.ts';
 export type { RecordedRequest } from './request-log.ts';
 export { countChatPromptTokens, countEmbeddingInputTokens } from './token-counting.ts';

@@ -36,4 +36,15 @@ describe('mock upstream CLI', () => {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
   });
+
+  it('refuses a failure mix naming an unknown mode, naming it', async () => {
+    const child = spawn(process.execPath, [mainPath, '--port', '0', '--fail-mix', '500:1,explode:2'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let errorOutput = '';
+    child.stderr.on('data', (chunk: Buffer) => (errorOutput += chunk.toString('utf8')));
+    const [exitCode] = (await once(child, 'exit')) as [number | null];
+    expect(exitCode).toBe(1);
+    expect(errorOutput).toContain('unknown failure mode "explode"');
+  });
 });

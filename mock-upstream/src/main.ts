@@ -10,7 +10,9 @@ const usage = `Usage: aihub-mock-upstream [options]
   --chunks <n>          content chunks per chat completion (default 10)
   --chunk-delay-ms <n>  delay between stream chunks
   --fail <mode>         one of ${failureModes.join(', ')}
-  --fail-rate <0..1>    share of requests that get --fail (default 1)
+  --fail-rate <0..1>    share of requests that get --fail or a mode of --fail-mix (default 1)
+  --fail-mix <mix>      failure modes drawn by weight, e.g. 500:1,429:1,reset:1,timeout:1
+  --rate-limit-headers  429 answers also carry the provider's rate-limit headers
   --record <n>          keep the last n requests in memory (default 0)
   --api-key <key>       require "Authorization: Bearer <key>"
   --help                show this text`;
@@ -27,6 +29,8 @@ function parseOptions(argv: string[]): MockUpstreamOptions {
       'chunk-delay-ms': { type: 'string' },
       fail: { type: 'string' },
       'fail-rate': { type: 'string' },
+      'fail-mix': { type: 'string' },
+      'rate-limit-headers': { type: 'boolean', default: false },
       record: { type: 'string' },
       'api-key': { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -48,6 +52,8 @@ function parseOptions(argv: string[]): MockUpstreamOptions {
     chunkDelayMs: parseNumber('--chunk-delay-ms', values['chunk-delay-ms']),
     failMode: fail,
     failRate: parseNumber('--fail-rate', values['fail-rate']),
+    failMix: values['fail-mix'],
+    rateLimitHeaders: values['rate-limit-headers'],
     recordRequests: parseNumber('--record', values.record),
     apiKey: values['api-key'],
   };

@@ -8,7 +8,7 @@ export type MockReply =
   | { readonly kind: 'json'; readonly status: number; readonly body: string; readonly headers?: Record<string, string> }
   | { readonly kind: 'stream'; readonly frames: readonly string[] };
 
-/** The failures that change the body of an otherwise normal 200 response. */
+/** The failures that change the body of an otherwise normal 200 response (`abort-before-first-chunk` sends none). */
 export type BodyFailure = Extract<FailureMode, 'abort-mid-stream' | 'garbage' | 'truncated'>;
 
 export interface ReplyPacing {
@@ -114,6 +114,19 @@ function writeLastPiece(response: ServerResponse, lastPiece: string, ending: End
     return;
   }
   response.write(lastPiece, () => response.socket?.destroy());
+}
+
+/**
+ * The `abort-before-first-chunk` failure of a stream: the 200 head of an event stream, then the connection dropped
+ * before a single byte of body, so the client has a success status and nothing else.
+ */
+export function abortStreamAfterHead(response: ServerResponse): void {
+  response.writeHead(200, sseResponseHeaders);
+  response.flushHeaders();
+  const socket = response.socket;
+  if (socket === null) return;
+  // Queued behind the head on the same socket: the callback runs once the head is on the wire.
+  socket.write('', () => socket.destroy());
 }
 
 export function isResponseGone(response: ServerResponse): boolean {

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { RequestOutcome } from './request-stats.ts';
 
 export interface RecordedRequest {
   readonly method: string;
@@ -9,6 +10,8 @@ export interface RecordedRequest {
   readonly body: unknown;
   /** Date.now() when the body had been read. */
   readonly receivedAt: number;
+  /** What the mock did with it: answered normally, refused it, or the failure it injected. */
+  readonly outcome: RequestOutcome;
 }
 
 /** A bounded ring buffer, so a long test run or a forgotten option cannot grow memory without limit. */

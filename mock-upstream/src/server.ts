@@ -10,10 +10,18 @@ import {
   type ResolvedBehaviour,
 } from './options.ts';
 import { pause } from './pause.ts';
-import { isResponseGone, sendJson, sendReply, type BodyFailure, type MockReply } from './reply.ts';
+import {
+  abortStreamAfterHead,
+  isResponseGone,
+  sendJson,
+  sendReply,
+  type BodyFailure,
+  type MockReply,
+} from './reply.ts';
 import { RequestLog, type RecordedRequest } from './request-log.ts';
+import { RequestStats, type MockUpstreamStats, type RequestOutcome } from './request-stats.ts';
 import { createUnknownRouteError, findRoute } from './routes.ts';
-import { carriesApiKey, serializeErrorFor, wireFormatForPath } from './wire-format.ts';
+import { carriesApiKey, serializeErrorFor, wireFormatForPath, type WireFormat } from './wire-format.ts';
 
 export interface MockUpstreamHandle {
   /** Base URL ending with `/v1`, ready to use as an OpenAI `baseURL`. */
@@ -22,6 +30,9 @@ export interface MockUpstreamHandle {
   /** Recorded requests, oldest first (empty unless `recordRequests` is on). A fresh copy on every read. */
   readonly requests: RecordedRequest[];
   clearRequests(): void;
+  /** Requests counted by outcome since start or the last `resetStats()`; kept whether or not requests are recorded. */
+  stats(): MockUpstreamStats;
+  resetStats(): void;
   /** Merges into the current behaviour; a key given as undefined returns to its default. */
   setOptions(options: Partial<MockBehaviourOptions>): void;
   /** Stops listening and drops open connections, including those held by the `timeout` failure. */
@@ -41,9 +52,10 @@ type ParsedBody =
   | { readonly kind: 'malformed'; readonly text: string };
 
 export async function startMockUpstream(options: MockUpstreamOptions = {}): Promise<MockUpstreamHandle> {
-  const { port = 0, host = '127.0.0.1', ...behaviourOptions } = options;
+  const { port = 0, host = '127.0.0.1', random = Math.random, ...behaviourOptions } = options;
   let currentOptions: MockBehaviourOptions = behaviourOptions;
   let state = createState(resolveBehaviour(currentOptions), undefined);
+  const stats = new RequestStats();
   let responseCounter = 0;
   const closing = new AbortController();
   const createResponseId = (prefix: string): string => {
@@ -73,25 +85,36 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
   async function respond(request: IncomingMessage, response: ServerResponse, body: ParsedBody): Promise<void> {
     const method = request.method ?? 'GET';
     const path = stripQuery(request.url ?? '/');
-    if (state.log.capacity > 0) state.log.record(createRecord(request, method, path, body));
+    const receivedAt = Date.now();
+    const note = (outcome: RequestOutcome): void => {
+      stats.count(outcome);
+      if (state.log.capacity > 0) state.log.record(createRecord(request, method, path, body, receivedAt, outcome));
+    };
 
     let prepared: PreparedReply;
     try {
-      prepared = prepareReply(request, method, path, body, state, createResponseId);
+      prepared = prepareReply(request, method, path, body, state, createResponseId, random);
     } catch (error) {
       if (!(error instanceof MockRequestError)) throw error;
+      note('rejected');
       sendJson(response, error.status, serializeErrorFor(wireFormatForPath(path), error.status, error.error));
       return;
     }
 
     const { reply, requestBehaviour } = prepared;
     const { failure } = requestBehaviour;
+    note(failure ?? 'ok');
     if (failure === 'timeout') return; // Hold the socket open until the client gives up or close() drops it.
     if (!(await pause(requestBehaviour.latencyMs, closing.signal)) || isResponseGone(response)) return;
 
     switch (failure) {
       case 'reset':
         request.socket.destroy();
+        return;
+      case 'abort-before-first-chunk':
+        // Without a stream there is no head to send first: the connection just drops, as in `reset`.
+        if (reply.kind === 'stream') abortStreamAfterHead(response);
+        else request.socket.destroy();
         return;
       case '500':
       case '502':
@@ -103,6 +126,9 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
       case '429':
         sendJson(response, 429, serializeErrorFor(wireFormatForPath(path), 429, injectedFailureErrors[429]), {
           'retry-after': String(requestBehaviour.retryAfterSeconds),
+          ...(requestBehaviour.rateLimitHeaders
+            ? rateLimitHeadersFor(wireFormatForPath(path), requestBehaviour.retryAfterSeconds)
+            : {}),
         });
         return;
       case 'abort-mid-stream':
@@ -137,6 +163,12 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
     clearRequests() {
       state.log.clear();
     },
+    stats() {
+      return stats.snapshot();
+    },
+    resetStats() {
+      stats.reset();
+    },
     setOptions(partial) {
       const nextOptions = { ...currentOptions, ...partial };
       state = createState(resolveBehaviour(nextOptions), state.log);
@@ -168,6 +200,7 @@ function prepareReply(
   body: ParsedBody,
   state: ServerState,
   createResponseId: (prefix: string) => string,
+  random: () => number,
 ): PreparedReply {
   const { behaviour, catalog } = state;
   authorize(request.headers, path, behaviour.apiKey);
@@ -176,7 +209,7 @@ function prepareReply(
   if (body.kind === 'malformed') {
     throw createInvalidRequestError('We could not parse the JSON body of your request. (mock upstream)');
   }
-  const requestBehaviour = resolveRequestBehaviour(request.headers, behaviour, Math.random);
+  const requestBehaviour = resolveRequestBehaviour(request.headers, behaviour, random);
   const reply = route(body.kind === 'json' ? body.value : undefined, {
     behaviour: requestBehaviour,
     catalog,
@@ -205,14 +238,38 @@ function parseBody(chunks: readonly Buffer[]): ParsedBody {
   }
 }
 
-function createRecord(request: IncomingMessage, method: string, path: string, body: ParsedBody): RecordedRequest {
+function createRecord(
+  request: IncomingMessage,
+  method: string,
+  path: string,
+  body: ParsedBody,
+  receivedAt: number,
+  outcome: RequestOutcome,
+): RecordedRequest {
   return {
     method,
     path,
     headers: request.headers,
     body: body.kind === 'json' ? body.value : body.kind === 'malformed' ? body.text : undefined,
-    receivedAt: Date.now(),
+    receivedAt,
+    outcome,
   };
+}
+
+/** The provider's own "no requests left until …" headers, sent with the 429 failure when `rateLimitHeaders` is on. */
+function rateLimitHeadersFor(format: WireFormat, retryAfterSeconds: number): Record<string, string> {
+  switch (format) {
+    case 'openai':
+      return { 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': `${retryAfterSeconds}s` };
+    case 'anthropic':
+      return {
+        'anthropic-ratelimit-requests-remaining': '0',
+        'anthropic-ratelimit-requests-reset': new Date(Date.now() + retryAfterSeconds * 1000).toISOString(),
+      };
+    case 'gemini':
+      // Google sends no such headers; its 429 body says RESOURCE_EXHAUSTED and that is all.
+      return {};
+  }
 }
 
 function stripQuery(url: string): string {

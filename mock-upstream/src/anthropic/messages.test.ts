@@ -116,6 +116,27 @@ describe('POST /v1/messages (Anthropic wire format)', () => {
     });
   });
 
+  it('reports prompt-cache reads and writes apart from input_tokens when told to, by option or header', async () => {
+    const headers = { 'x-mock-cache-read-tokens': '1200', 'x-mock-cache-write-tokens': '300' };
+    const message = await readJson<MessageBody>(await postJson(messagesUrl, messagesRequest(), headers));
+    expect(message.usage).toEqual({
+      input_tokens: 13,
+      cache_creation_input_tokens: 300,
+      cache_read_input_tokens: 1200,
+      output_tokens: 3,
+    });
+
+    upstream.setOptions({ cacheWriteTokens: 50 });
+    try {
+      const streamed = await readEvents(await postJson(messagesUrl, messagesRequest({ stream: true })));
+      expect(streamed.events[0]!.data).toMatchObject({
+        message: { usage: { input_tokens: 13, cache_creation_input_tokens: 50, cache_read_input_tokens: 0 } },
+      });
+    } finally {
+      upstream.setOptions({ cacheWriteTokens: undefined });
+    }
+  });
+
   it('calls the first tool when tools are offered and the last user text asks about the weather', async () => {
     const body = messagesRequest({
       tools: [weatherTool, { name: 'other', input_schema: { type: 'object' } }],

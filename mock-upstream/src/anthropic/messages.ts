@@ -9,7 +9,8 @@ import { serializeAnthropicError } from './anthropic-error.ts';
  * POST /v1/messages in Anthropic's wire format. The answer is the same deterministic text as the OpenAI route
  * ("tok0 tok1 …", one word per stream delta), except that a request offering tools whose last user text mentions
  * "weather" gets a tool_use block for the first tool, so cross-format tool-call tests have something to call.
- * Prompt tokens follow the OpenAI route's rule, with the system prompt counted as one more message.
+ * Prompt tokens follow the OpenAI route's rule, with the system prompt counted as one more message; prompt-cache reads
+ * and writes are 0 unless `cacheReadTokens` / `cacheWriteTokens` (or their x-mock headers) say otherwise.
  */
 
 /** The tool input every mocked tool call carries. */
@@ -33,6 +34,9 @@ interface AnswerShape {
   readonly id: string;
   readonly toolUseId: string;
   readonly chunks: number;
+  /** Prompt-cache counts to report (`cacheReadTokens`, `cacheWriteTokens`), apart from input_tokens as Anthropic does. */
+  readonly cacheReadTokens: number;
+  readonly cacheWriteTokens: number;
 }
 
 export function replyToAnthropicMessages(body: unknown, context: RouteContext): MockReply {
@@ -42,6 +46,8 @@ export function replyToAnthropicMessages(body: unknown, context: RouteContext): 
     id: context.createResponseId('msg_mock_'),
     toolUseId: context.createResponseId('toolu_mock_'),
     chunks: context.behaviour.chunks,
+    cacheReadTokens: context.behaviour.cacheReadTokens,
+    cacheWriteTokens: context.behaviour.cacheWriteTokens,
   };
   if (parsed.stream) return { kind: 'stream', frames: buildMessageStreamFrames(parsed, shape) };
   return { kind: 'json', status: 200, body: buildMessageBody(parsed, shape) };
@@ -85,11 +91,11 @@ function lastUserText(messages: readonly unknown[]): string {
     .join(' ');
 }
 
-function usageFor(request: MessagesRequest, outputTokens: number): JsonRecord {
+function usageFor(request: MessagesRequest, shape: AnswerShape, outputTokens: number): JsonRecord {
   return {
     input_tokens: request.inputTokens,
-    cache_creation_input_tokens: 0,
-    cache_read_input_tokens: 0,
+    cache_creation_input_tokens: shape.cacheWriteTokens,
+    cache_read_input_tokens: shape.cacheReadTokens,
     output_tokens: outputTokens,
   };
 }
@@ -106,7 +112,7 @@ function buildMessageBody(request: MessagesRequest, shape: AnswerShape): string 
       : [{ type: 'text', text: mockCompletionText(shape.chunks) }],
     stop_reason: toolAnswer ? 'tool_use' : 'end_turn',
     stop_sequence: null,
-    usage: usageFor(request, toolAnswer ? mockToolUseOutputTokens : shape.chunks),
+    usage: usageFor(request, shape, toolAnswer ? mockToolUseOutputTokens : shape.chunks),
   });
 }
 
@@ -128,7 +134,7 @@ function buildMessageStreamFrames(request: MessagesRequest, shape: AnswerShape):
     content: [],
     stop_reason: null,
     stop_sequence: null,
-    usage: usageFor(request, 0),
+    usage: usageFor(request, shape, 0),
   };
   const block = toolAnswer
     ? { type: 'tool_use', id: shape.toolUseId, name: request.toolName, input: {} }
