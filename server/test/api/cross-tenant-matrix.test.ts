@@ -31,6 +31,10 @@ interface OrgWorld {
   readonly teamId: string;
   readonly keyId: string;
   readonly invitationId: string;
+  /** The organization's own provider (with credential `default`) and model, in its model registry. */
+  readonly providerId: string;
+  readonly credentialId: string;
+  readonly modelName: string;
   /** What only this organization's members may ever see: its names, its people's emails, its key prefix. */
   readonly secrets: readonly string[];
 }
@@ -50,12 +54,27 @@ type RouteRule =
   /** Addressed by an invitation's secret token rather than an organization: see the invitation token tests. */
   | { readonly kind: 'invitation-token' }
   /** Platform-wide (`Authorizer.authorizePlatform`): every organization role, the owner included, gets 403. */
-  | { readonly kind: 'platform' };
+  | {
+      readonly kind: 'platform';
+      readonly body?: (world: OrgWorld) => unknown;
+      /**
+       * What a platform admin gets at the world's URL (default 200). The platform registry routes answer 404: an
+       * organization's provider or model is not reachable through them, even for a platform admin.
+       */
+      readonly adminStatus?: number;
+    };
 
 const requires = (action: Action, options: Omit<Extract<RouteRule, { kind: 'org' }>, 'kind' | 'action'> = {}) =>
   ({ kind: 'org', action, ...options }) as const;
 
 const organization = '/api/v1/organizations/{org_id}';
+
+/** A platform registry route, addressed with an organization's own entry: 403 for everyone but platform admins. */
+const platformRegistry = (body?: (world: OrgWorld) => unknown): RouteRule => ({
+  kind: 'platform',
+  adminStatus: 404,
+  ...(body === undefined ? {} : { body }),
+});
 
 /**
  * The action each route authorizes (as the route handler passes it to `Authorizer.authorize`), keyed like the
@@ -101,6 +120,42 @@ const routeRules: Readonly<Record<string, RouteRule>> = {
   [`PATCH ${organization}/keys/{key_id}`]: requires('keys.update.own', { body: () => ({ name: 'Renamed key' }) }),
   [`DELETE ${organization}/keys/{key_id}`]: requires('keys.revoke.own'),
   [`POST ${organization}/keys/{key_id}/rotate`]: requires('keys.rotate.own'),
+  [`GET ${organization}/providers`]: requires('registry.read'),
+  [`POST ${organization}/providers`]: requires('registry.manage', {
+    body: () => ({ id: 'matrix-new-provider', type: 'openai', api_key: 'sk-matrix-new-provider-key' }),
+  }),
+  [`GET ${organization}/providers/{provider_id}`]: requires('registry.read'),
+  [`PATCH ${organization}/providers/{provider_id}`]: requires('registry.manage', {
+    body: () => ({ max_connections: 8 }),
+  }),
+  [`DELETE ${organization}/providers/{provider_id}`]: requires('registry.manage'),
+  [`GET ${organization}/providers/{provider_id}/credentials`]: requires('registry.read'),
+  [`POST ${organization}/providers/{provider_id}/credentials`]: requires('registry.manage', {
+    body: () => ({ api_key: 'sk-matrix-second-credential' }),
+  }),
+  [`PATCH ${organization}/providers/{provider_id}/credentials/{credential_id}`]: requires('registry.manage', {
+    body: () => ({ weight: 2 }),
+  }),
+  [`DELETE ${organization}/providers/{provider_id}/credentials/{credential_id}`]: requires('registry.manage'),
+  [`GET ${organization}/models`]: requires('registry.read'),
+  [`POST ${organization}/models`]: requires('registry.manage', {
+    body: () => ({ name: 'matrix-new-model', deployments: [{ provider: 'mock', model: 'mock-gpt' }] }),
+  }),
+  [`GET ${organization}/models/{model_name}`]: requires('registry.read'),
+  [`PATCH ${organization}/models/{model_name}`]: requires('registry.manage', {
+    body: () => ({ strategy: 'lowest-cost' }),
+  }),
+  [`DELETE ${organization}/models/{model_name}`]: requires('registry.manage'),
+  'GET /api/v1/providers/{provider_id}': platformRegistry(),
+  'PATCH /api/v1/providers/{provider_id}': platformRegistry(() => ({ max_connections: 8 })),
+  'DELETE /api/v1/providers/{provider_id}': platformRegistry(),
+  'GET /api/v1/providers/{provider_id}/credentials': platformRegistry(),
+  'POST /api/v1/providers/{provider_id}/credentials': platformRegistry(() => ({ api_key: 'sk-matrix-platform-key' })),
+  'PATCH /api/v1/providers/{provider_id}/credentials/{credential_id}': platformRegistry(() => ({ weight: 2 })),
+  'DELETE /api/v1/providers/{provider_id}/credentials/{credential_id}': platformRegistry(),
+  'GET /api/v1/models/{model_name}': platformRegistry(),
+  'PATCH /api/v1/models/{model_name}': platformRegistry(() => ({ strategy: 'lowest-cost' })),
+  'DELETE /api/v1/models/{model_name}': platformRegistry(),
   [`GET ${organization}/audit-events`]: requires('audit.read'),
   'GET /api/v1/audit-events': requires('audit.read'),
   'GET /api/v1/sso/{org_id}/login': { kind: 'public' },
@@ -119,6 +174,9 @@ const parameterValues: Readonly<Record<string, (world: OrgWorld) => string>> = {
   user_id: (world) => world.subject.userId,
   key_id: (world) => world.keyId,
   invitation_id: (world) => world.invitationId,
+  provider_id: (world) => world.providerId,
+  credential_id: (world) => world.credentialId,
+  model_name: (world) => world.modelName,
 };
 
 const missingOrgId = 'org_matrix_does_not_exist';
@@ -217,6 +275,23 @@ async function seedOrganization(testApp: TestApp): Promise<OrgWorld> {
     body: { email: invitationEmail, role: 'viewer' },
   });
   expectStatus(invitation, 201, 'creating the invitation');
+  // Its own registry: a provider with a key, and a model deployed on the file's provider (so either can be deleted).
+  const providerId = `prov-${tag}`;
+  const modelName = `Model ${tag}`;
+  expectStatus(
+    await callApi(testApp, owner, 'POST', `${base}/providers`, {
+      body: { id: providerId, type: 'openai-compatible', base_url: 'https://1.1.1.1/v1', api_key: `sk-${tag}-key` },
+    }),
+    201,
+    'creating the provider',
+  );
+  expectStatus(
+    await callApi(testApp, owner, 'POST', `${base}/models`, {
+      body: { name: modelName, deployments: [{ provider: 'mock', model: 'mock-gpt' }] },
+    }),
+    201,
+    'creating the model',
+  );
   return {
     orgId,
     roles,
@@ -224,7 +299,11 @@ async function seedOrganization(testApp: TestApp): Promise<OrgWorld> {
     teamId,
     keyId,
     invitationId: invitation.json<{ id: string }>().id,
+    providerId,
+    credentialId: 'default',
+    modelName,
     secrets: [
+      `sk-${tag}-key`,
       orgName,
       teamName,
       `Key ${tag}`,
@@ -253,6 +332,15 @@ async function snapshotOrganization(testApp: TestApp, orgId: string): Promise<un
     db.selectFrom('invitations').selectAll().where('org_id', '=', orgId).orderBy('id').execute(),
     db.selectFrom('api_keys').selectAll().where('org_id', '=', orgId).orderBy('id').execute(),
     db.selectFrom('audit_events').selectAll().where('org_id', '=', orgId).orderBy('id').execute(),
+    db.selectFrom('providers').selectAll().where('org_id', '=', orgId).orderBy('id').execute(),
+    db.selectFrom('models').selectAll().where('org_id', '=', orgId).orderBy('name').execute(),
+    db
+      .selectFrom('provider_credentials')
+      .innerJoin('providers', 'providers.pk', 'provider_credentials.provider_pk')
+      .selectAll('provider_credentials')
+      .where('providers.org_id', '=', orgId)
+      .orderBy('provider_credentials.pk')
+      .execute(),
   ]);
 }
 
@@ -366,15 +454,19 @@ describe.each(testEngines)('cross-tenant and role matrix on %s', (engine) => {
     it(`${route.key} (platform) answers every organization role and an outsider 403, writing nothing`, async () => {
       const users = testApp.instance.services.users;
       const before = await users.findById(worldA.subject.userId);
+      const organizationBefore = await snapshotOrganization(testApp, worldA.orgId);
+      const body = route.rule.body?.(worldA);
       for (const caller of [...orgRoles.map((role) => worldA.roles[role]), outsider]) {
-        const response = await call(caller, route, urlFor(route, worldA));
+        const response = await call(caller, route, urlFor(route, worldA), body);
         expect(response.statusCode, `${caller.email}: ${response.body}`).toBe(403);
         expect(problemCode(response)).toBe('forbidden');
       }
       expect(await users.findById(worldA.subject.userId)).toEqual(before);
+      expect(await snapshotOrganization(testApp, worldA.orgId)).toEqual(organizationBefore);
       const admin = await createSignedInUser(testApp, { platformRole: 'admin' });
-      const allowed = await call(admin, route, urlFor(route, worldA));
-      expect(allowed.statusCode, allowed.body).toBe(200);
+      const allowed = await call(admin, route, urlFor(route, worldA), body);
+      expect(allowed.statusCode, allowed.body).toBe(route.rule.adminStatus ?? 200);
+      expect(await snapshotOrganization(testApp, worldA.orgId)).toEqual(organizationBefore);
       // Leave the subject as it was for the other cases.
       await callApi(testApp, admin, 'POST', `/api/v1/users/${worldA.subject.userId}/enable`);
     });
