@@ -72,11 +72,11 @@ export class RegistryRepository {
     return row?.epoch ?? 0;
   }
 
-  /** Every stored provider and model of every owner, in a stable order. */
+  /** Every stored provider and model of every owner; credentials by id, deployments in their order. */
   async listAll(): Promise<{ providers: StoredProvider[]; models: StoredModel[] }> {
     const [providers, credentials, models, deployments] = await Promise.all([
       this.#db.selectFrom('providers').selectAll().orderBy('org_id').orderBy('id').execute(),
-      this.#db.selectFrom('provider_credentials').selectAll().orderBy('provider_pk').orderBy('created_at').execute(),
+      this.#db.selectFrom('provider_credentials').selectAll().orderBy('provider_pk').orderBy('id').execute(),
       this.#db.selectFrom('models').selectAll().orderBy('org_id').orderBy('name').execute(),
       this.#db.selectFrom('model_deployments').selectAll().orderBy('model_pk').orderBy('position').execute(),
     ]);
@@ -125,7 +125,6 @@ export class RegistryRepository {
       .selectFrom('provider_credentials')
       .selectAll()
       .where('provider_pk', '=', row.pk)
-      .orderBy('created_at')
       .orderBy('id')
       .execute();
     return { row, credentials };
