@@ -131,6 +131,11 @@ export interface RoutingConfig {
   /** Defaults for models that set none. */
   readonly retry: RetryPolicy;
   readonly timeouts: UpstreamTimeouts;
+  /**
+   * Skip a credential while its upstream says it has no requests or tokens left (`x-ratelimit-*`, a 429's
+   * `Retry-After`) until the reset it gives. On by default.
+   */
+  readonly respectUpstreamLimits: boolean;
   /** How often each instance checks whether the registry changed elsewhere (AIHUB_REGISTRY_POLL_MS). */
   readonly registryPollMs: number;
 }

@@ -174,6 +174,8 @@ export const ConfigFileSchema = Type.Object(
       Type.Object(
         {
           breaker: Type.Optional(BreakerFileSchema),
+          /** Skip a credential its upstream reports out of requests or tokens until the reset it gives (default on). */
+          respect_upstream_limits: Type.Optional(Type.Boolean()),
           retry: Type.Optional(RetryFileSchema),
           timeouts: Type.Optional(TimeoutsFileSchema),
         },

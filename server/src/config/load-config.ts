@@ -444,6 +444,7 @@ function toModelConfigs(models: ModelFile[], providers: ProviderConfig[], routin
 function readRoutingConfig(environment: Environment, file: ConfigFile['routing']): RoutingConfig {
   return {
     breaker: toBreaker(file?.breaker),
+    respectUpstreamLimits: file?.respect_upstream_limits ?? true,
     retry: toRetryPolicy(file?.retry, defaultRetryPolicy),
     timeouts: toTimeouts(file?.timeouts, defaultTimeouts),
     registryPollMs: readInteger(environment, 'AIHUB_REGISTRY_POLL_MS', 50, 600_000) ?? 1000,

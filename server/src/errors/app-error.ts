@@ -52,6 +52,8 @@ export interface AppErrorOptions {
   param?: string;
   /** For upstream failures: the status the upstream answered with, kept for the client. */
   upstreamStatus?: number;
+  /** For upstream failures: the upstream's own error code or type (`context_length_exceeded`), used by routing. */
+  upstreamCode?: string;
   /** Whether retrying the same request elsewhere may succeed. */
   isRetryable?: boolean;
   /** Seconds the client should wait (Retry-After), when known. */
@@ -65,6 +67,7 @@ export class AppError extends Error {
   readonly type: string;
   readonly param: string | undefined;
   readonly upstreamStatus: number | undefined;
+  readonly upstreamCode: string | undefined;
   readonly isRetryable: boolean;
   readonly retryAfterSeconds: number | undefined;
 
@@ -76,6 +79,7 @@ export class AppError extends Error {
     this.type = errorCatalog[code].type;
     this.param = options.param;
     this.upstreamStatus = options.upstreamStatus;
+    this.upstreamCode = options.upstreamCode;
     this.isRetryable = options.isRetryable ?? false;
     this.retryAfterSeconds = options.retryAfterSeconds;
   }

@@ -42,7 +42,7 @@ export function registerAnthropicMessages(app: FastifyInstance, gateway: Gateway
     },
     async (request) => {
       const body = request.body as AnthropicMessagesRequest;
-      resolveModelFor(gateway.catalog, request.principal, body.model, 'chat');
+      resolveModelFor(gateway.registry.table, request.principal, body.model, 'chat');
       // Counted with our tokenizer: exact for OpenAI's current models, an estimate for the others.
       return { input_tokens: await gateway.tokenCounter.countMessages(countTokensInput(body)) };
     },

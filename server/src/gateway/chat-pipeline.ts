@@ -4,13 +4,18 @@ import { AppError, isAppError } from '../errors/app-error.ts';
 import { SseParser } from '../lib/sse-parser.ts';
 import type { InboundCodec } from '../providers/spec/inbound-codec.ts';
 import type { ChatChoice, ChatChunkChoice, ChatRequest } from '../providers/spec/openai-types.ts';
-import type { StreamItem, TokenUsage } from '../providers/spec/provider-adapter.ts';
-import { resolveModelFor, type GatewayContext } from './gateway-context.ts';
+import type {
+  ChatStreamDecoder,
+  ParsedChatResponse,
+  StreamItem,
+  TokenUsage,
+} from '../providers/spec/provider-adapter.ts';
+import { resolveFallbackFor, resolveModelFor, type GatewayContext } from './gateway-context.ts';
 import { collectMessageTexts } from './meter/message-text.ts';
 import { RequestMeter } from './meter/request-meter.ts';
-import { pickDeployment, type Deployment } from './model-catalog.ts';
 import { parseUpstream, toGatewayError } from './parse-upstream.ts';
 import { describeFailure, recordCompletion, recordFailure, watchClientDisconnect } from './request-lifecycle.ts';
+import type { Attempt, Routed } from './routing/router.ts';
 import { throwUpstreamError, toUpstreamError, upstreamErrorFrom, type UpstreamResponse } from './upstream-client.ts';
 
 export interface ChatCall {
@@ -23,6 +28,12 @@ export interface ChatCall {
 
 /** Header telling the client which request fields the chosen provider could not take and were dropped. */
 export const droppedParametersHeader = 'x-aihub-dropped-parameters';
+/** The deployment that answered (`<provider>/<upstream model>`). */
+export const deploymentHeader = 'x-aihub-deployment';
+/** Attempts made in all, across deployments and fallback models. */
+export const attemptsHeader = 'x-aihub-attempts';
+/** Milliseconds AI Hub itself added: the request's time minus the time spent waiting on upstreams and backoffs. */
+export const overheadHeader = 'x-aihub-overhead-ms';
 
 /**
  * One chat request, any inbound format to any provider: resolve and authorise the model, pick a deployment,
@@ -45,37 +56,41 @@ export async function runChat(
   meter.setRequestedModel(chat.model);
   const disconnect = watchClientDisconnect(reply);
   try {
-    const model = resolveModelFor(gateway.catalog, request.principal, chat.model, 'chat');
-    const deployment = pickDeployment(model);
-    meter.setTarget(model, deployment);
-    const { config: provider, adapter } = deployment.provider;
-    const upstreamRequest = parseUpstream(() => adapter.buildChatRequest(chat, deployment.target));
-    if (upstreamRequest.droppedParameters?.length) {
-      reply.header(droppedParametersHeader, upstreamRequest.droppedParameters.join(', '));
-    }
+    const table = gateway.registry.table;
+    const principal = request.principal;
+    const model = resolveModelFor(table, principal, chat.model, 'chat');
+    const route = {
+      model,
+      policy: table.policyFor(principal.orgId),
+      signal: disconnect.signal,
+      resolveFallback: (name: string) => resolveFallbackFor(table, principal, name),
+      onAttempt: (attempt: Attempt) => meter.setTarget(attempt.model, attempt.deployment),
+    };
     if (chat.stream === true) {
-      const response = await gateway.upstream.send(provider, upstreamRequest, disconnect.signal);
-      if (response.statusCode >= 400) await throwUpstreamError(response, adapter);
-      await relayStream(request, reply, { call, deployment, response, meter, gateway, signal: disconnect.signal });
+      const routed = await gateway.router.route(route, (attempt) => openStream(gateway, chat, attempt));
+      try {
+        setRoutingHeaders(reply, routed, routed.value.droppedParameters);
+        await relayStream(request, reply, { call, routed, meter, gateway, signal: disconnect.signal });
+      } finally {
+        routed.done();
+      }
       return reply;
     }
-    const response = await gateway.upstream.fetchText(provider, upstreamRequest, disconnect.signal);
-    if (response.statusCode >= 400) throw upstreamErrorFrom(response, adapter);
-    const text = response.text;
-    const passthrough =
-      codec.format === 'openai' && adapter.wireFormat === 'openai' && adapter.passthroughResponses !== false;
-    const passthroughUsage = passthrough ? adapter.readPassthroughUsage?.(text) : undefined;
-    if (passthroughUsage) {
-      recordCompletion(meter, disconnect.signal, passthroughUsage, 'upstream');
-      const payload = codec.encodePassthroughResponse?.(text, chat.model) ?? text;
+    const routed = await gateway.router.route(route, (attempt) => fetchChat(gateway, call, attempt));
+    routed.done();
+    const answer = routed.value;
+    setRoutingHeaders(reply, routed, answer.droppedParameters);
+    if (answer.passthroughUsage) {
+      recordCompletion(meter, disconnect.signal, answer.passthroughUsage, 'upstream');
+      const payload = codec.encodePassthroughResponse?.(answer.text, chat.model) ?? answer.text;
       return reply.code(200).header('content-type', 'application/json').send(payload);
     }
-    const parsed = parseUpstream(() => adapter.parseChatResponse(text, chat));
+    const parsed = answer.parsed as ParsedChatResponse;
     const usage =
       parsed.usage ?? (await countChatUsage(gateway, chat, parsed.completion.choices.map(completionText).join('')));
     recordCompletion(meter, disconnect.signal, usage, parsed.usage ? 'upstream' : 'counted');
-    const payload = passthrough
-      ? (codec.encodePassthroughResponse?.(text, chat.model) ?? text)
+    const payload = answer.passthrough
+      ? (codec.encodePassthroughResponse?.(answer.text, chat.model) ?? answer.text)
       : JSON.stringify(codec.encodeResponse(parsed.completion, usage, chat.model));
     return reply.code(200).header('content-type', 'application/json').send(payload);
   } catch (error) {
@@ -84,6 +99,110 @@ export async function runChat(
   } finally {
     disconnect.dispose();
   }
+}
+
+interface ChatAnswer {
+  readonly text: string;
+  readonly passthrough: boolean;
+  readonly passthroughUsage: TokenUsage | undefined;
+  /** Parsed when the body is not forwarded as it is (or its usage could not be read cheaply). */
+  readonly parsed: ParsedChatResponse | undefined;
+  readonly droppedParameters: readonly string[] | undefined;
+}
+
+/** One non-streamed attempt: an answer that cannot be read counts as the deployment's failure, so it is retried. */
+async function fetchChat(gateway: GatewayContext, call: ChatCall, attempt: Attempt): Promise<ChatAnswer> {
+  const { chat, codec } = call;
+  const deployment = attempt.deployment;
+  const adapter = deployment.provider.adapter;
+  const upstreamRequest = parseUpstream(() => adapter.buildChatRequest(chat, attempt.credential.target));
+  const response = await gateway.upstream.fetchText(
+    deployment.provider.config,
+    deployment.timeouts,
+    upstreamRequest,
+    attempt.signal,
+  );
+  gateway.router.observeResponse(attempt, response.headers, response.statusCode);
+  if (response.statusCode >= 400) throw upstreamErrorFrom(response, adapter);
+  const text = response.text;
+  const passthrough =
+    codec.format === 'openai' && adapter.wireFormat === 'openai' && adapter.passthroughResponses !== false;
+  const passthroughUsage = passthrough ? adapter.readPassthroughUsage?.(text) : undefined;
+  return {
+    text,
+    passthrough,
+    passthroughUsage,
+    parsed: passthroughUsage ? undefined : parseUpstream(() => adapter.parseChatResponse(text, chat)),
+    droppedParameters: upstreamRequest.droppedParameters,
+  };
+}
+
+/** An upstream stream that has produced its first events and is not yet committed to the client. */
+interface OpenedStream {
+  readonly response: UpstreamResponse;
+  readonly chunks: AsyncIterator<Buffer>;
+  readonly parser: SseParser;
+  readonly decoder: ChatStreamDecoder;
+  /** Decoded items read ahead while checking the stream really started. */
+  readonly pending: StreamItem[];
+  /** True when the upstream body already ended while reading ahead. */
+  readonly ended: boolean;
+  readonly droppedParameters: readonly string[] | undefined;
+}
+
+/**
+ * One streamed attempt, up to its first decoded event: a stream that fails before then (an error status, a reset, an
+ * error event, an empty body) fails the attempt and is retried elsewhere; nothing has reached the client yet.
+ */
+async function openStream(gateway: GatewayContext, chat: ChatRequest, attempt: Attempt): Promise<OpenedStream> {
+  const deployment = attempt.deployment;
+  const adapter = deployment.provider.adapter;
+  const upstreamRequest = parseUpstream(() => adapter.buildChatRequest(chat, attempt.credential.target));
+  const response = await gateway.upstream.send(
+    deployment.provider.config,
+    deployment.timeouts,
+    upstreamRequest,
+    attempt.signal,
+  );
+  gateway.router.observeResponse(attempt, response.headers, response.statusCode);
+  if (response.statusCode >= 400) await throwUpstreamError(response, adapter);
+  const chunks = (response.body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  const parser = new SseParser();
+  const decoder = adapter.createChatStreamDecoder(chat);
+  const pending: StreamItem[] = [];
+  let ended = false;
+  try {
+    while (pending.length === 0 && !ended) {
+      const next = await chunks.next();
+      if (next.done === true) {
+        ended = true;
+        for (const event of parser.end()) pending.push(...decoder.decode(event));
+        if (decoder.end) pending.push(...decoder.end());
+      } else {
+        for (const event of parser.push(next.value)) pending.push(...decoder.decode(event));
+      }
+    }
+  } catch (error) {
+    response.body.destroy();
+    throw toUpstreamError(toGatewayError(error));
+  }
+  if (pending.length === 0 || pending[0]?.kind === 'done') {
+    response.body.destroy();
+    throw new AppError('upstream_error', 'the upstream stream ended before its first event', { isRetryable: true });
+  }
+  return { response, chunks, parser, decoder, pending, ended, droppedParameters: upstreamRequest.droppedParameters };
+}
+
+/** Which deployment answered, after how many attempts, and what AI Hub itself added to the time (not upstreams). */
+function setRoutingHeaders(
+  reply: FastifyReply,
+  routed: Routed<unknown>,
+  droppedParameters: readonly string[] | undefined,
+): void {
+  reply.header(deploymentHeader, routed.attempt.deployment.id);
+  reply.header(attemptsHeader, String(routed.attempts));
+  reply.header(overheadHeader, Math.max(0, reply.elapsedTime - routed.upstreamMs).toFixed(2));
+  if (droppedParameters?.length) reply.header(droppedParametersHeader, droppedParameters.join(', '));
 }
 
 /** The text of one upstream choice, whatever shape an upstream gave it (a count must not fail on it). */
@@ -102,8 +221,7 @@ async function countChatUsage(gateway: GatewayContext, chat: ChatRequest, comple
 
 interface StreamRelay {
   call: ChatCall;
-  deployment: Deployment;
-  response: UpstreamResponse;
+  routed: Routed<OpenedStream>;
   meter: RequestMeter;
   gateway: GatewayContext;
   signal: AbortSignal;
@@ -112,13 +230,12 @@ interface StreamRelay {
 /**
  * Pipes an upstream stream to the client event by event as it arrives, translated by the inbound codec's encoder.
  * The usage record is written before the closing event goes out, so a client that saw the end of a stream always
- * has its record.
+ * has its record. From here on nothing is retried: the client has the first bytes.
  */
 async function relayStream(request: FastifyRequest, reply: FastifyReply, relay: StreamRelay): Promise<void> {
-  const { call, deployment, response, meter, gateway, signal } = relay;
-  const decoder = deployment.provider.adapter.createChatStreamDecoder(call.chat);
+  const { call, routed, meter, gateway, signal } = relay;
+  const { response, chunks, parser, decoder, pending, ended } = routed.value;
   const encoder = call.codec.createStreamEncoder(call.chat, call.chat.model);
-  const parser = new SseParser();
   const delivered: string[] = [];
   let usage: TokenUsage | undefined;
 
@@ -134,8 +251,10 @@ async function relayStream(request: FastifyRequest, reply: FastifyReply, relay: 
     connection: 'keep-alive',
     'x-request-id': request.id,
   };
-  const dropped = reply.getHeader(droppedParametersHeader);
-  if (typeof dropped === 'string') headers[droppedParametersHeader] = dropped;
+  for (const name of [droppedParametersHeader, deploymentHeader, attemptsHeader, overheadHeader]) {
+    const value = reply.getHeader(name);
+    if (typeof value === 'string') headers[name] = value;
+  }
   raw.writeHead(200, headers);
 
   /** Encodes items; returns the text and whether the stream is complete. */
@@ -166,9 +285,8 @@ async function relayStream(request: FastifyRequest, reply: FastifyReply, relay: 
   };
 
   try {
-    for await (const chunk of response.body as AsyncIterable<Buffer>) {
-      const items: StreamItem[] = [];
-      for (const event of parser.push(chunk)) items.push(...decoder.decode(event));
+    let items = pending;
+    for (;;) {
       const { output, done } = await encodeItems(items);
       if (done) {
         raw.end(output);
@@ -176,10 +294,17 @@ async function relayStream(request: FastifyRequest, reply: FastifyReply, relay: 
         return;
       }
       if (output && !raw.write(output)) await once(raw, 'drain', { signal });
+      if (ended) break;
+      const next = await chunks.next();
+      if (next.done === true) break;
+      items = [];
+      for (const event of parser.push(next.value)) items.push(...decoder.decode(event));
     }
     const trailing: StreamItem[] = [];
-    for (const event of parser.end()) trailing.push(...decoder.decode(event));
-    if (decoder.end) trailing.push(...decoder.end());
+    if (!ended) {
+      for (const event of parser.end()) trailing.push(...decoder.decode(event));
+      if (decoder.end) trailing.push(...decoder.end());
+    }
     const { output, done } = await encodeItems(trailing);
     if (!done) throw new AppError('upstream_error', 'the upstream stream ended before it was complete');
     raw.end(output);

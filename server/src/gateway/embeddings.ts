@@ -2,9 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import { AppError } from '../errors/app-error.ts';
 import { editTopLevelMembers } from '../providers/openai/top-level-members.ts';
 import type { EmbeddingsRequest, JsonValue } from '../providers/spec/openai-types.ts';
-import { resolveModelFor, type GatewayContext } from './gateway-context.ts';
+import { attemptsHeader, deploymentHeader, overheadHeader } from './chat-pipeline.ts';
+import { resolveFallbackFor, resolveModelFor, type GatewayContext } from './gateway-context.ts';
 import { RequestMeter } from './meter/request-meter.ts';
-import { pickDeployment } from './model-catalog.ts';
+import type { Attempt } from './routing/router.ts';
 import { rejectDeeplyNestedBody } from './nesting-depth.ts';
 import { EmbeddingsBodySchema } from './request-schemas.ts';
 import { upstreamErrorFrom } from './upstream-client.ts';
@@ -26,25 +27,24 @@ export function registerEmbeddings(app: FastifyInstance, gateway: GatewayContext
       meter.setRequestedModel(body.model);
       const disconnect = watchClientDisconnect(reply);
       try {
-        const model = resolveModelFor(gateway.catalog, request.principal, body.model, 'embedding');
-        const deployment = pickDeployment(model);
-        meter.setTarget(model, deployment);
-        const { config: provider, adapter } = deployment.provider;
-        if (!adapter.embeddings) {
-          throw new AppError(
-            'invalid_request',
-            `the model "${body.model}" is served by a provider without embeddings`,
-            {
-              param: 'model',
-            },
-          );
-        }
-        const embeddingsAdapter = adapter.embeddings;
-        const upstreamRequest = parseUpstream(() => embeddingsAdapter.buildRequest(body, deployment.target));
-        const response = await gateway.upstream.fetchText(provider, upstreamRequest, disconnect.signal);
-        if (response.statusCode >= 400) throw upstreamErrorFrom(response, adapter);
-        const text = response.text;
-        const parsed = parseUpstream(() => embeddingsAdapter.parseResponse(text, body));
+        const table = gateway.registry.table;
+        const principal = request.principal;
+        const model = resolveModelFor(table, principal, body.model, 'embedding');
+        const routed = await gateway.router.route(
+          {
+            model,
+            policy: table.policyFor(principal.orgId),
+            signal: disconnect.signal,
+            resolveFallback: (name) => resolveFallbackFor(table, principal, name),
+            onAttempt: (attempt) => meter.setTarget(attempt.model, attempt.deployment),
+          },
+          (attempt) => fetchEmbeddings(gateway, body, attempt),
+        );
+        routed.done();
+        const { text, parsed, wireFormat } = routed.value;
+        reply.header(deploymentHeader, routed.attempt.deployment.id);
+        reply.header(attemptsHeader, String(routed.attempts));
+        reply.header(overheadHeader, Math.max(0, reply.elapsedTime - routed.upstreamMs).toFixed(2));
         const usage = parsed.usage ?? {
           promptTokens: await countEmbeddingInput(gateway, body.input),
           completionTokens: 0,
@@ -53,7 +53,7 @@ export function registerEmbeddings(app: FastifyInstance, gateway: GatewayContext
         recordCompletion(meter, disconnect.signal, usage, parsed.usage ? 'upstream' : 'counted');
         // Like chat responses, embeddings name the model the client asked for, not the upstream's.
         const payload =
-          adapter.wireFormat === 'openai'
+          wireFormat === 'openai'
             ? (editTopLevelMembers(text, { model: body.model, dropNullUsage: false }) ?? text)
             : JSON.stringify({ ...parsed.response, model: body.model });
         return reply.code(200).header('content-type', 'application/json').send(payload);
@@ -65,6 +65,33 @@ export function registerEmbeddings(app: FastifyInstance, gateway: GatewayContext
       }
     },
   );
+}
+
+/** One attempt at one deployment; a deployment whose provider has no embeddings API is not a failure to retry. */
+async function fetchEmbeddings(gateway: GatewayContext, body: EmbeddingsRequest, attempt: Attempt) {
+  const deployment = attempt.deployment;
+  const adapter = deployment.provider.adapter;
+  const embeddingsAdapter = adapter.embeddings;
+  if (!embeddingsAdapter) {
+    throw new AppError('invalid_request', `the model "${body.model}" is served by a provider without embeddings`, {
+      param: 'model',
+    });
+  }
+  const upstreamRequest = parseUpstream(() => embeddingsAdapter.buildRequest(body, attempt.credential.target));
+  const response = await gateway.upstream.fetchText(
+    deployment.provider.config,
+    deployment.timeouts,
+    upstreamRequest,
+    attempt.signal,
+  );
+  gateway.router.observeResponse(attempt, response.headers, response.statusCode);
+  if (response.statusCode >= 400) throw upstreamErrorFrom(response, adapter);
+  const text = response.text;
+  return {
+    text,
+    parsed: parseUpstream(() => embeddingsAdapter.parseResponse(text, body)),
+    wireFormat: adapter.wireFormat,
+  };
 }
 
 /** Strings are tokenized; token-array inputs (one array of ids, or several) are already tokens, counted by length. */

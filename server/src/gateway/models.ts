@@ -1,14 +1,21 @@
 import type { FastifyInstance } from 'fastify';
 import { isDemoProvider } from '../config/demo-provider.ts';
 import { AppError } from '../errors/app-error.ts';
-import { isModelAllowed, type GatewayContext } from './gateway-context.ts';
+import { isModelAllowed, isModelReachable, type GatewayContext } from './gateway-context.ts';
 import type { CatalogModel } from './model-catalog.ts';
 import { ModelParamsSchema } from './request-schemas.ts';
 
 /** `/v1/models`: only what the calling key may use, in OpenAI's list format. */
 export function registerModels(app: FastifyInstance, gateway: GatewayContext): void {
   app.get('/v1/models', async (request) => {
-    const models = gateway.catalog.list().filter((model) => isModelAllowed(request.principal, model));
+    const table = gateway.registry.table;
+    const principal = request.principal;
+    const models = orderByDefaults(
+      table
+        .list(principal.orgId)
+        .filter((model) => isModelAllowed(principal, model) && isModelReachable(table, principal, model)),
+      table.policyFor(principal.orgId).defaultModels,
+    );
     // Anthropic SDKs send anthropic-version on every call; answer them in their list format.
     if (request.headers['anthropic-version'] !== undefined) {
       return {
@@ -23,13 +30,31 @@ export function registerModels(app: FastifyInstance, gateway: GatewayContext): v
 
   app.get('/v1/models/:model', { schema: { params: ModelParamsSchema } }, async (request) => {
     const { model: name } = request.params as { model: string };
-    const model = gateway.catalog.resolve(name);
+    const table = gateway.registry.table;
+    const model = table.resolve(name, request.principal.orgId);
     // A model the key may not use is indistinguishable from one that does not exist.
-    if (!model || !isModelAllowed(request.principal, model)) {
+    if (!model || !isModelAllowed(request.principal, model) || !isModelReachable(table, request.principal, model)) {
       throw new AppError('model_not_found', `the model "${name}" does not exist`, { param: 'model' });
     }
     return request.headers['anthropic-version'] !== undefined ? presentAnthropicModel(model) : presentModel(model);
   });
+}
+
+/** The organization's default models first, in the order its settings give, then the rest as configured. */
+function orderByDefaults(models: CatalogModel[], defaults: readonly string[]): CatalogModel[] {
+  if (defaults.length === 0) return models;
+  const rank = (model: CatalogModel): number => {
+    let best = defaults.length;
+    for (const name of model.names) {
+      const index = defaults.indexOf(name);
+      if (index !== -1 && index < best) best = index;
+    }
+    return best;
+  };
+  return models
+    .map((model, index) => ({ model, index, rank: rank(model) }))
+    .sort((a, b) => a.rank - b.rank || a.index - b.index)
+    .map((entry) => entry.model);
 }
 
 function presentModel(model: CatalogModel) {

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import { AppError } from '../errors/app-error.ts';
-import type { ProviderConfig } from '../config/config.ts';
+import type { ProviderConfig, UpstreamTimeouts } from '../config/config.ts';
 import type { ProviderAdapter, UpstreamHttpRequest } from '../providers/spec/provider-adapter.ts';
 
 export interface UpstreamResponse {
@@ -17,12 +17,26 @@ export interface BufferedUpstreamResponse {
   readonly text: string;
 }
 
-/** Keep-alive connection pools, one per upstream origin, shared by every request to it. */
-export class UpstreamClient {
-  readonly #pools = new Map<string, { pool: Pool; basePath: string }>();
+interface PoolEntry {
+  readonly pool: Pool;
+  readonly basePath: string;
+}
 
-  async send(provider: ProviderConfig, request: UpstreamHttpRequest, signal: AbortSignal): Promise<UpstreamResponse> {
-    const { pool, basePath } = this.#poolFor(provider);
+/**
+ * Keep-alive connection pools, one per provider and connect timeout, shared by every request to it. The time to the
+ * first byte and the longest silence between body chunks are per call (a deployment's timeouts); the total deadline
+ * is the caller's signal.
+ */
+export class UpstreamClient {
+  readonly #pools = new Map<string, PoolEntry>();
+
+  async send(
+    provider: ProviderConfig,
+    timeouts: UpstreamTimeouts,
+    request: UpstreamHttpRequest,
+    signal: AbortSignal,
+  ): Promise<UpstreamResponse> {
+    const { pool, basePath } = this.#poolFor(provider, timeouts);
     try {
       return await pool.request({
         method: 'POST',
@@ -30,8 +44,8 @@ export class UpstreamClient {
         headers: request.headers,
         body: request.body,
         signal,
-        headersTimeout: provider.timeoutMs,
-        bodyTimeout: provider.timeoutMs,
+        headersTimeout: timeouts.firstByteMs,
+        bodyTimeout: timeouts.streamIdleMs,
       });
     } catch (error) {
       throw toUpstreamError(error);
@@ -45,10 +59,11 @@ export class UpstreamClient {
    */
   fetchText(
     provider: ProviderConfig,
+    timeouts: UpstreamTimeouts,
     request: UpstreamHttpRequest,
     signal: AbortSignal,
   ): Promise<BufferedUpstreamResponse> {
-    const { pool, basePath } = this.#poolFor(provider);
+    const { pool, basePath } = this.#poolFor(provider, timeouts);
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let statusCode = 0;
@@ -67,8 +82,8 @@ export class UpstreamClient {
           path: basePath + request.path,
           headers: request.headers,
           body: request.body,
-          headersTimeout: provider.timeoutMs,
-          bodyTimeout: provider.timeoutMs,
+          headersTimeout: timeouts.firstByteMs,
+          bodyTimeout: timeouts.streamIdleMs,
         },
         {
           onRequestStart(dispatchController) {
@@ -105,22 +120,42 @@ export class UpstreamClient {
     this.#pools.clear();
   }
 
-  #poolFor(provider: ProviderConfig): { pool: Pool; basePath: string } {
-    let entry = this.#pools.get(provider.id);
+  /**
+   * After a registry change: closes the pools of providers no longer in `providers` (gracefully: requests still using
+   * them finish first).
+   */
+  retain(providers: Iterable<ProviderConfig>): void {
+    const keep = new Set<string>();
+    for (const provider of providers) keep.add(providerKey(provider));
+    for (const [key, entry] of this.#pools) {
+      if (keep.has(key.slice(0, key.lastIndexOf('\u0000')))) continue;
+      this.#pools.delete(key);
+      void entry.pool.close().catch(() => {});
+    }
+  }
+
+  #poolFor(provider: ProviderConfig, timeouts: UpstreamTimeouts): PoolEntry {
+    const key = `${providerKey(provider)}\u0000${timeouts.connectMs}`;
+    let entry = this.#pools.get(key);
     if (!entry) {
       const url = new URL(provider.baseUrl);
       entry = {
         pool: new Pool(url.origin, {
           connections: provider.maxConnections,
           keepAliveTimeout: 30_000,
-          connectTimeout: Math.min(provider.timeoutMs, 10_000),
+          connectTimeout: timeouts.connectMs,
         }),
         basePath: url.pathname.replace(/\/+$/, ''),
       };
-      this.#pools.set(provider.id, entry);
+      this.#pools.set(key, entry);
     }
     return entry;
   }
+}
+
+/** A provider's pools are reused across registry reloads as long as what shapes a connection is unchanged. */
+function providerKey(provider: ProviderConfig): string {
+  return `${provider.orgId ?? ''}\u0000${provider.id}\u0000${provider.baseUrl}\u0000${provider.maxConnections}`;
 }
 
 /** Maps transport failures to the closed error set; the client's own abort is passed through unchanged. */
@@ -157,9 +192,18 @@ export async function readBody(body: UpstreamResponse['body']): Promise<string> 
 }
 
 /** Maps an upstream HTTP error status to our error set, keeping the upstream status on the error. */
-export function upstreamStatusError(status: number, message: string, retryAfter: string | undefined): AppError {
+export function upstreamStatusError(
+  status: number,
+  message: string,
+  retryAfter: string | undefined,
+  upstreamCode?: string,
+): AppError {
   const retryAfterSeconds = retryAfter !== undefined && /^\d+$/.test(retryAfter) ? Number(retryAfter) : undefined;
-  const options = { upstreamStatus: status, retryAfterSeconds };
+  const options = {
+    upstreamStatus: status,
+    retryAfterSeconds,
+    ...(upstreamCode === undefined ? {} : { upstreamCode }),
+  };
   if (status === 429) return new AppError('upstream_rate_limited', message, { ...options, isRetryable: true });
   if (status === 400 || status === 413 || status === 422) return new AppError('upstream_bad_request', message, options);
   if (status === 503) return new AppError('upstream_unavailable', message, { ...options, isRetryable: true });
@@ -194,5 +238,6 @@ export function upstreamErrorFrom(
     response.statusCode,
     details.message,
     typeof retryAfter === 'string' ? retryAfter : undefined,
+    details.code ?? details.type,
   );
 }

@@ -10,12 +10,12 @@ import type { GatewayContext } from '../gateway/gateway-context.ts';
 import { KeyAuthenticator } from '../gateway/key-authenticator.ts';
 import { TokenCounter } from '../gateway/meter/token-counter.ts';
 import { UsageJournal } from '../gateway/meter/usage-journal.ts';
-import { ModelCatalog } from '../gateway/model-catalog.ts';
 import { registerModels } from '../gateway/models.ts';
-import { UpstreamClient } from '../gateway/upstream-client.ts';
 import type { UsageRecordInsert } from '../db/schema.ts';
 import { newRequestId } from '../lib/ids.ts';
 import { KeyRepository, KeyService } from '../modules/keys/index.ts';
+import { RegistryService } from '../modules/registry/index.ts';
+import { SecretBox } from '../lib/secret-box.ts';
 import { UsageRepository } from '../modules/usage/index.ts';
 import { UserRepository } from '../modules/users/index.ts';
 import type { ApiContext } from '../api/api-context.ts';
@@ -32,6 +32,7 @@ import { registerConsolePages } from './console-pages.ts';
 import { InFlightHandlers } from './in-flight-handlers.ts';
 import { answerFrameworkError, registerErrorHandling } from './error-handler.ts';
 import { registerHealth } from './health.ts';
+import { createRouting } from './routing-setup.ts';
 import { lazySchemaCompilers } from './lazy-schema-compilers.ts';
 
 export interface AppServices {
@@ -138,14 +139,6 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   });
   await authenticator.start();
 
-  const gateway: GatewayContext = {
-    authenticator,
-    catalog: new ModelCatalog(config),
-    upstream: new UpstreamClient(),
-    journal,
-    tokenCounter: new TokenCounter(),
-  };
-
   registerErrorHandling(app);
   // Every API here takes JSON; plain text would otherwise be accepted as a string body and fail validation oddly.
   app.removeContentTypeParser('text/plain');
@@ -175,7 +168,19 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     accessTokens,
     keys,
     identity: createIdentityServices({ db: database.db, config, accessTokens, mailer, log: app.log }),
+    registry: new RegistryService({ db: database.db, config, secretBox: new SecretBox(config.secretKey) }),
   };
+  const routing = createRouting(config, apiContext.registry, app.log, options.now);
+  await routing.registry.start();
+  const gateway: GatewayContext = {
+    authenticator,
+    registry: routing.registry,
+    router: routing.runtime.router,
+    upstream: routing.upstream,
+    journal,
+    tokenCounter: new TokenCounter(),
+  };
+
   await registerManagementApi(app, {
     db: database.db,
     actors: new ActorResolver({
@@ -218,6 +223,8 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     // A connection cut at the deadline ends its handler a few ticks later, when it records the usage.
     await gatewayHandlers.settled(5000);
     authenticator.stop();
+    routing.registry.stop();
+    await routing.runtime.close();
     await journal.close();
     await gateway.upstream.close();
     await gateway.tokenCounter.close();

@@ -4,7 +4,7 @@ import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ConfigFile } from '../../src/config/file-schema.ts';
 import { listenOnLoopback } from '../support/listen-on-loopback.ts';
-import { startTestApp, type TestApp } from '../support/test-app.ts';
+import { startTestApp, withSingleAttempt, type TestApp } from '../support/test-app.ts';
 import { flushAndFindOnlyRecord } from '../support/usage-records.ts';
 
 /**
@@ -216,7 +216,7 @@ describe('cross-format matrix: OpenAI and Anthropic SDKs against OpenAI, Anthrop
   let openAiClient: OpenAI;
   let anthropicClient: Anthropic;
   beforeAll(async () => {
-    testApp = await startTestApp({ configFile: crossFormatConfigFile });
+    testApp = await startTestApp({ configFile: (url) => withSingleAttempt(crossFormatConfigFile(url)) });
     origin = await listenOnLoopback(testApp.instance.app);
     openAiClient = new OpenAI({ apiKey: testApp.key, baseURL: `${origin}/v1`, maxRetries: 0, timeout: 5_000 });
     anthropicClient = new Anthropic({ apiKey: testApp.key, baseURL: origin, maxRetries: 0, timeout: 5_000 });

@@ -2,7 +2,7 @@ import { mockCompletionText, mockEmbeddingVector } from '@aihub/mock-upstream';
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { listenOnLoopback } from '../support/listen-on-loopback.ts';
-import { startTestApp, type TestApp } from '../support/test-app.ts';
+import { defaultTestConfigFile, startTestApp, withSingleAttempt, type TestApp } from '../support/test-app.ts';
 import { createTestKey } from '../support/test-keys.ts';
 
 /** The official client, as a customer would configure it; retries off so error tests see the first answer. */
@@ -18,7 +18,7 @@ describe('the official openai SDK against the gateway', () => {
   let baseUrl: string;
   let client: OpenAI;
   beforeAll(async () => {
-    testApp = await startTestApp();
+    testApp = await startTestApp({ configFile: (url) => withSingleAttempt(defaultTestConfigFile(url)) });
     baseUrl = `${await listenOnLoopback(testApp.instance.app)}/v1`;
     client = createClient(baseUrl, testApp.key);
   });

@@ -6,7 +6,7 @@ import { everyFormatConfigFile } from '../support/every-format-config.ts';
 import { listenOnLoopback } from '../support/listen-on-loopback.ts';
 import { RawJson, serialize } from '../support/raw-json.ts';
 import { fetchStream, parseSseJson } from '../support/server-sent-events.ts';
-import { startTestApp, type TestApp } from '../support/test-app.ts';
+import { startTestApp, withSingleAttempt, type TestApp } from '../support/test-app.ts';
 import { flushAndFindOnlyRecord } from '../support/usage-records.ts';
 
 /**
@@ -56,7 +56,7 @@ describe('bad input and broken upstreams across formats', () => {
   let testApp: TestApp;
   let origin: string;
   beforeAll(async () => {
-    testApp = await startTestApp({ configFile: translationConfigFile });
+    testApp = await startTestApp({ configFile: (url) => withSingleAttempt(translationConfigFile(url)) });
     origin = await listenOnLoopback(testApp.instance.app);
   });
   beforeEach(() => {

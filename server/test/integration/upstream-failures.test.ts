@@ -2,7 +2,7 @@ import type { FailureMode } from '@aihub/mock-upstream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { listenOnLoopback } from '../support/listen-on-loopback.ts';
 import { fetchStream, parseSseData, parseSseJson } from '../support/server-sent-events.ts';
-import { defaultTestConfigFile, startTestApp, type TestApp } from '../support/test-app.ts';
+import { defaultTestConfigFile, startTestApp, withSingleAttempt, type TestApp } from '../support/test-app.ts';
 import { flushAndFindOnlyRecord } from '../support/usage-records.ts';
 
 /** Short enough that the `timeout` failure costs the suite little, long enough for every normal mock answer. */
@@ -16,7 +16,7 @@ describe('upstream failures', () => {
   beforeAll(async () => {
     testApp = await startTestApp({
       configFile: (upstreamUrl) => {
-        const file = defaultTestConfigFile(upstreamUrl);
+        const file = withSingleAttempt(defaultTestConfigFile(upstreamUrl));
         return {
           ...file,
           providers: file.providers!.map((provider) => ({ ...provider, timeout_ms: providerTimeoutMs })),

@@ -54,6 +54,23 @@ export function defaultTestConfigFile(upstreamUrl: string): ConfigFile {
   };
 }
 
+/**
+ * Routing that shows each upstream failure as it is: one attempt, breakers that never open, no waiting out an
+ * upstream's rate limit. For tests of how a
+ * single upstream answer maps to the client's; routing's retries and breakers have their own tests.
+ */
+export function withSingleAttempt(file: ConfigFile): ConfigFile {
+  return {
+    ...file,
+    routing: {
+      ...file.routing,
+      retry: { max_attempts: 1 },
+      breaker: { consecutive_failures: 1000, minimum_requests: 100_000 },
+      respect_upstream_limits: false,
+    },
+  };
+}
+
 /** A whole AI Hub in-process against a mock upstream and a fresh database. */
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const upstream = await startMockUpstream({ recordRequests: true, ...options.upstream });
