@@ -258,6 +258,24 @@ describe.each(testEngines)('the platform model registry API on %s', (engine) => 
     expect(await db().selectFrom('provider_credentials').selectAll().execute()).toEqual([]);
   });
 
+  it('answers a retried creation with an Idempotency-Key once, without creating twice or storing the key', async () => {
+    const send = () =>
+      callApi(testApp, admin, 'POST', '/api/v1/providers', {
+        body: { id: 'retried', type: 'openai', api_key: 'sk-retried-upstream-key-1234' },
+        headers: { 'idempotency-key': 'registry-retry-1' },
+      });
+    const first = await send();
+    expect(first.statusCode, first.body).toBe(201);
+    const again = await send();
+    expect(again.statusCode).toBe(201);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.json()).toMatchObject({ id: 'retried', source: 'database' });
+    const stored = await db().selectFrom('idempotency_records').selectAll().execute();
+    expect(JSON.stringify(stored)).not.toContain('sk-retried-upstream-key-1234');
+    expect(await db().selectFrom('providers').select('id').where('id', '=', 'retried').execute()).toHaveLength(1);
+    expect((await asAdmin('DELETE', '/api/v1/providers/retried')).statusCode).toBe(204);
+  });
+
   it('is for platform admins only: an organization owner gets 403 and nothing is written', async () => {
     const before = await readEpoch();
     for (const [method, url, body] of [
