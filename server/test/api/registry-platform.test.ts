@@ -150,6 +150,19 @@ describe.each(testEngines)('the platform model registry API on %s', (engine) => 
     expect(await platformEvents('model.delete')).toHaveLength(1);
   });
 
+  it('addresses models whose names hold a slash, URL-encoded', async () => {
+    const created = await asAdmin('POST', '/api/v1/models', {
+      name: 'meta/llama-3',
+      pricing: { input: '0.1' },
+      deployments: [{ provider: 'mock', model: 'llama' }],
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    const found = await asAdmin('GET', '/api/v1/models/meta%2Fllama-3');
+    expect(found.statusCode, found.body).toBe(200);
+    expect(found.json()).toMatchObject({ name: 'meta/llama-3', warnings: [] });
+    expect((await asAdmin('DELETE', '/api/v1/models/meta%2Fllama-3')).statusCode).toBe(204);
+  });
+
   it('answers 400 naming the field for unknown providers, zero weights, cycles and bad prices', async () => {
     const cases: Array<[unknown, string]> = [
       [{ name: 'm1', deployments: [{ provider: 'nowhere', model: 'x' }] }, 'deployments[0].provider'],

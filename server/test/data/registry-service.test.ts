@@ -167,6 +167,22 @@ describe.each(testEngines)('the model registry service on %s', (engine) => {
       deployments: [{ providerId: 'p', upstreamModel: 'x', weight: 1, priority: 1, timeouts: { totalMs: 5000 } }],
     });
     expect(snapshot.orgPolicies.size).toBe(0);
+    // The platform list shows the file's entry once, not the stored row it shadows.
+    const listed = (await service.listProviders(platform)).map((provider) => [
+      provider.config.id,
+      provider.config.source,
+    ]);
+    expect(listed).toEqual([
+      ['filed', 'file'],
+      ['p', 'database'],
+    ]);
+    // A deleted organization's entries leave routing at once, long before the purge removes them.
+    await database.handle.db
+      .updateTable('organizations')
+      .set({ deleted_at: clock })
+      .where('id', '=', 'org_a')
+      .execute();
+    expect((await service.loadSnapshot()).models).toEqual([]);
   });
 
   it('does not blame a change for problems it did not make (after the file changed under stored models)', async () => {

@@ -166,12 +166,16 @@ export class RegistryService {
     ]);
     const fileProviderIds = new Set(this.#config.providers.map((provider) => provider.id));
     const fileModelNames = this.#fileModelNames();
+    // Entries of deleted organizations wait for the purge; nobody routes with them meanwhile.
+    const liveOrgIds = new Set(organizations.map((organization) => organization.id));
+    const live = (orgId: string | null) => orgId === null || liveOrgIds.has(orgId);
     const providers = stored.providers
-      .filter((provider) => !fileProviderIds.has(provider.row.id))
+      .filter((provider) => live(provider.row.org_id) && !fileProviderIds.has(provider.row.id))
       .map((provider) =>
         toProviderConfig(provider, this.#config.routing, (credential) => this.#unseal(provider, credential)),
       );
     const models = stored.models
+      .filter((model) => live(model.row.org_id))
       .map((model) => this.#toModelConfig(model))
       .filter((model) => ![model.name, ...model.aliases].some((name) => fileModelNames.has(name)));
     const orgPolicies = new Map<string, OrgRoutingPolicy>();
@@ -205,7 +209,7 @@ export class RegistryService {
     const orgId = ownerOrgId(owner);
     const { providers } = await this.#repository.listAll();
     const views = providers
-      .filter((provider) => provider.row.org_id === orgId)
+      .filter((provider) => provider.row.org_id === orgId && !(orgId === null && this.#fileProvider(provider.row.id)))
       .map((provider) => this.#providerView(provider));
     if (orgId === null) views.push(...this.#config.providers.map((provider) => fileProviderView(provider)));
     return views.sort((left, right) => compareText(left.config.id, right.config.id));
@@ -418,7 +422,9 @@ export class RegistryService {
   async listModels(owner: RegistryOwner): Promise<ModelView[]> {
     const orgId = ownerOrgId(owner);
     const { models } = await this.#repository.listAll();
-    const views = models.filter((model) => model.row.org_id === orgId).map((model) => this.#modelView(model));
+    const views = models
+      .filter((model) => model.row.org_id === orgId && !(orgId === null && this.#fileModel(model.row.name)))
+      .map((model) => this.#modelView(model));
     if (orgId === null) views.push(...this.#config.models.map((model) => fileModelView(model)));
     return views.sort((left, right) => compareText(left.config.name, right.config.name));
   }
