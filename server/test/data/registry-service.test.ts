@@ -251,6 +251,14 @@ describe.each(testEngines)('the model registry service on %s', (engine) => {
       'invalid_request',
       'base_url',
     );
+    await expectError(
+      service.createProvider(platform, {
+        entry: { id: 'a', type: 'openai', headers: { Host: 'internal.example.com' } },
+        credentials: [],
+      }),
+      'invalid_request',
+      'headers.Host',
+    );
     expect(await service.readEpoch()).toBe(0);
   });
 

@@ -32,6 +32,9 @@ export interface ProviderEntry {
 
 const defaultMaxConnections = 256;
 
+/** Headers the HTTP client owns: configuring them would break framing or send the request to another host. */
+const reservedHeaders = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive', 'upgrade']);
+
 /** The provider's wire type and effective base URL; 400 naming the field when the entry cannot work. */
 export function resolveProviderEntry(entry: ProviderEntry): { type: ProviderType; baseUrl: string } {
   let type: ProviderType;
@@ -58,6 +61,10 @@ export function resolveProviderEntry(entry: ProviderEntry): { type: ProviderType
         ? 'is required for azure-openai: https://<resource>.openai.azure.com'
         : `is required for type ${type} without a preset`,
     );
+  }
+  const reserved = Object.keys(entry.headers ?? {}).find((name) => reservedHeaders.has(name.toLowerCase()));
+  if (reserved !== undefined) {
+    throw invalid(`headers.${reserved}`, 'is set by the gateway itself and cannot be configured');
   }
   if (type === 'azure-openai' && !entry.options?.api_version) {
     throw invalid('options.api_version', 'is required for azure-openai (for example 2024-10-21)');
