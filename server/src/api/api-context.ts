@@ -17,6 +17,43 @@ export interface ApiContext {
   readonly identity: IdentityServices;
   /** The model registry kept in the database (providers, credentials, models). */
   readonly registry: RegistryService;
+  /** Live routing state (breakers, deployment statistics) for the admin view. */
+  readonly routing: RoutingAdmin;
+}
+
+/** One credential of one deployment as routing sees it now. */
+export interface CredentialHealthView {
+  readonly credentialId: string;
+  readonly state: string;
+  readonly since: number | null;
+  readonly reason: string | null;
+  readonly retryAt: number | null;
+  readonly consecutiveFailures: number;
+  readonly upstreamLimitedUntil: number | null;
+}
+
+export interface DeploymentHealthView {
+  readonly id: string;
+  readonly models: readonly string[];
+  readonly providerId: string;
+  readonly orgId: string | null;
+  readonly upstreamModel: string;
+  readonly priority: number;
+  readonly weight: number;
+  readonly inFlight: number;
+  readonly requests: number;
+  readonly failures: number;
+  readonly successRate: number | null;
+  readonly p50LatencyMs: number | null;
+  readonly p95LatencyMs: number | null;
+  readonly ewmaFirstByteMs: number | null;
+  readonly credentials: readonly CredentialHealthView[];
+}
+
+export interface RoutingAdmin {
+  deployments(): readonly DeploymentHealthView[];
+  /** Closes one credential's breaker (`<deployment id>#<credential id>`); false when it has none. */
+  enable(credentialKey: string): boolean;
 }
 
 export type ApiRoutes = (api: FastifyInstance, context: ApiContext) => void | Promise<void>;

@@ -161,6 +161,13 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   await registerOpenApi(app);
   const accessTokens = new AccessTokens(config.secretKey, config.identity.accessTokenTtlSeconds);
   const mailer = options.mailer ?? createMailer(config.identity, app.log);
+  const registryService = new RegistryService({
+    db: database.db,
+    config,
+    secretBox: new SecretBox(config.secretKey),
+  });
+  const routing = createRouting(config, registryService, app.log, options.now);
+  await routing.registry.start();
   const apiContext: ApiContext = {
     config,
     db: database.db,
@@ -168,10 +175,12 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     accessTokens,
     keys,
     identity: createIdentityServices({ db: database.db, config, accessTokens, mailer, log: app.log }),
-    registry: new RegistryService({ db: database.db, config, secretBox: new SecretBox(config.secretKey) }),
+    registry: registryService,
+    routing: {
+      deployments: () => routing.runtime.health(routing.registry.table),
+      enable: (credentialKey) => routing.runtime.enable(credentialKey),
+    },
   };
-  const routing = createRouting(config, apiContext.registry, app.log, options.now);
-  await routing.registry.start();
   const gateway: GatewayContext = {
     authenticator,
     registry: routing.registry,

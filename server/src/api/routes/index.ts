@@ -3,6 +3,7 @@ import { registerAuthRoutes } from './auth-routes.ts';
 import { registerKeyRoutes } from './keys-routes.ts';
 import { registerMeRoutes } from './me-routes.ts';
 import { registerOrganizationRegistryRoutes, registerPlatformRegistryRoutes } from './registry-routes.ts';
+import { registerRoutingRoutes } from './routing-routes.ts';
 import { registerSsoRoutes } from './sso-routes.ts';
 import { tenancyRoutes } from './tenancy-routes.ts';
 import { registerUserRoutes } from './users-routes.ts';
@@ -17,4 +18,5 @@ export const managementRoutes: readonly ApiRoutes[] = [
   ...tenancyRoutes,
   registerPlatformRegistryRoutes,
   registerOrganizationRegistryRoutes,
+  registerRoutingRoutes,
 ];

@@ -143,12 +143,13 @@ export class Router {
     for (;;) {
       const maxAttempts = model.retry.maxAttempts;
       let pick = number < maxAttempts ? this.#pick(model, input.policy, tried) : undefined;
-      if (!pick && number < maxAttempts && tried.size > 0) {
-        // Every deployment was tried once: try them again (after a backoff) while the budget lasts.
-        pick = this.#pick(model, input.policy, undefined);
+      if (!pick && number < maxAttempts) {
+        // Every available deployment was tried: the `unavailable` fallbacks first, then the same deployments again
+        // (after a backoff) while the budget lasts.
+        if (this.#switchToUnavailableFallback(model, switchModel)) continue;
+        if (tried.size > 0) pick = this.#pick(model, input.policy, undefined);
       }
       if (!pick) {
-        if (number < maxAttempts && this.#switchToUnavailableFallback(model, switchModel)) continue;
         if (number === 0) throw this.#nothingAvailable(model, input.policy);
         throw this.#exhausted(input.model, model, failures, lastError, lastRetryAfterSeconds, number);
       }
