@@ -21,7 +21,7 @@ export interface GatewayContext {
 
 /**
  * Resolves a requested model for a principal: 404 when it does not exist for the key's organization, 403 when the
- * key may not use it or the organization's `allowed_providers` leave it no deployment.
+ * key may not use it or the organization's settings leave it out.
  */
 export function resolveModelFor(
   table: ModelCatalog,
@@ -32,10 +32,18 @@ export function resolveModelFor(
   const model = table.resolve(requested, principal.orgId);
   if (!model) throw new AppError('model_not_found', `the model "${requested}" does not exist`, { param: 'model' });
   // Models a key may not see are reported as missing only when listing; asking for one by name gets a 403.
-  if (!isModelAllowed(principal, model)) {
+  const refusal = refusalFor(table, principal, model);
+  if (refusal === 'key') {
     throw new AppError('model_not_allowed', `this API key may not use the model "${requested}"`, { param: 'model' });
   }
-  if (!isModelReachable(table, principal, model)) {
+  if (refusal === 'defaults') {
+    throw new AppError(
+      'model_not_allowed',
+      `the model "${requested}" is not among your organization's default models, and this key names no models of its own`,
+      { param: 'model' },
+    );
+  }
+  if (refusal === 'providers') {
     throw new AppError(
       'model_not_allowed',
       `the model "${requested}" is served only by providers your organization does not allow`,
@@ -59,21 +67,33 @@ export function resolveFallbackFor(
   name: string,
 ): CatalogModel | undefined {
   const model = table.resolve(name, principal.orgId);
-  if (!model || !isModelAllowed(principal, model) || !isModelReachable(table, principal, model)) return undefined;
-  return model;
+  return model && refusalFor(table, principal, model) === undefined ? model : undefined;
 }
 
-/** A key's allowlist admits a model when it names the model or any of its aliases, whichever name is asked for. */
-export function isModelAllowed(principal: KeyPrincipal, model: CatalogModel): boolean {
-  const allowed = principal.allowedModels;
-  if (allowed === null) return true;
-  for (const name of model.names) if (allowed.has(name)) return true;
-  return false;
-}
-
-/** Whether the organization's `allowed_providers` leave the model at least one deployment. */
-export function isModelReachable(table: ModelCatalog, principal: KeyPrincipal, model: CatalogModel): boolean {
+/**
+ * Why a principal may not use a model, or undefined when it may:
+ * - `key`: the key's allowlist names neither the model nor any of its aliases;
+ * - `defaults`: the key has no allowlist and the organization's `default_models` (its keys' allowlist by default)
+ *   leave the model out;
+ * - `providers`: the organization's `allowed_providers` leave the model no deployment.
+ */
+export function refusalFor(
+  table: ModelCatalog,
+  principal: KeyPrincipal,
+  model: CatalogModel,
+): 'key' | 'defaults' | 'providers' | undefined {
   const policy = table.policyFor(principal.orgId);
-  if (policy.allowedProviders === null) return true;
-  return model.deployments.some((deployment) => isDeploymentAllowed(deployment, policy));
+  const allowed = principal.allowedModels;
+  if (allowed !== null) {
+    if (!model.names.some((name) => allowed.has(name))) return 'key';
+  } else if (policy.defaultModels.length > 0) {
+    if (!model.names.some((name) => policy.defaultModels.includes(name))) return 'defaults';
+  }
+  if (
+    policy.allowedProviders !== null &&
+    !model.deployments.some((deployment) => isDeploymentAllowed(deployment, policy))
+  ) {
+    return 'providers';
+  }
+  return undefined;
 }

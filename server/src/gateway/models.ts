@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { isDemoProvider } from '../config/demo-provider.ts';
 import { AppError } from '../errors/app-error.ts';
-import { isModelAllowed, isModelReachable, type GatewayContext } from './gateway-context.ts';
+import { refusalFor, type GatewayContext } from './gateway-context.ts';
 import type { CatalogModel } from './model-catalog.ts';
 import { ModelParamsSchema } from './request-schemas.ts';
 
@@ -11,9 +11,7 @@ export function registerModels(app: FastifyInstance, gateway: GatewayContext): v
     const table = gateway.registry.table;
     const principal = request.principal;
     const models = orderByDefaults(
-      table
-        .list(principal.orgId)
-        .filter((model) => isModelAllowed(principal, model) && isModelReachable(table, principal, model)),
+      table.list(principal.orgId).filter((model) => refusalFor(table, principal, model) === undefined),
       table.policyFor(principal.orgId).defaultModels,
     );
     // Anthropic SDKs send anthropic-version on every call; answer them in their list format.
@@ -33,14 +31,14 @@ export function registerModels(app: FastifyInstance, gateway: GatewayContext): v
     const table = gateway.registry.table;
     const model = table.resolve(name, request.principal.orgId);
     // A model the key may not use is indistinguishable from one that does not exist.
-    if (!model || !isModelAllowed(request.principal, model) || !isModelReachable(table, request.principal, model)) {
+    if (!model || refusalFor(table, request.principal, model) !== undefined) {
       throw new AppError('model_not_found', `the model "${name}" does not exist`, { param: 'model' });
     }
     return request.headers['anthropic-version'] !== undefined ? presentAnthropicModel(model) : presentModel(model);
   });
 }
 
-/** The organization's default models first, in the order its settings give, then the rest as configured. */
+/** The organization's default models in the order its settings give, then the rest (named by a key's allowlist). */
 function orderByDefaults(models: CatalogModel[], defaults: readonly string[]): CatalogModel[] {
   if (defaults.length === 0) return models;
   const rank = (model: CatalogModel): number => {

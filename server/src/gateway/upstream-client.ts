@@ -1,7 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { LookupFunction } from 'node:net';
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import { AppError } from '../errors/app-error.ts';
 import type { ProviderConfig, UpstreamTimeouts } from '../config/config.ts';
+import { createGuardedLookup, type OutboundUrlPolicy } from '../lib/outbound-url.ts';
 import type { ProviderAdapter, UpstreamHttpRequest } from '../providers/spec/provider-adapter.ts';
 
 export interface UpstreamResponse {
@@ -29,6 +31,15 @@ interface PoolEntry {
  */
 export class UpstreamClient {
   readonly #pools = new Map<string, PoolEntry>();
+  readonly #guardedLookup: LookupFunction;
+
+  /**
+   * `tenantPolicy`: the outbound rules for providers an organization configured. Their base URL was checked when it
+   * was saved; connections re-check every address DNS gives, so a name rebound to a private address later is refused.
+   */
+  constructor(tenantPolicy: OutboundUrlPolicy = { allowInsecureLoopback: false }) {
+    this.#guardedLookup = createGuardedLookup(tenantPolicy);
+  }
 
   async send(
     provider: ProviderConfig,
@@ -144,6 +155,7 @@ export class UpstreamClient {
           connections: provider.maxConnections,
           keepAliveTimeout: 30_000,
           connectTimeout: timeouts.connectMs,
+          ...(provider.orgId === null ? {} : { connect: { lookup: this.#guardedLookup } }),
         }),
         basePath: url.pathname.replace(/\/+$/, ''),
       };

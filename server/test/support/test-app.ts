@@ -28,6 +28,8 @@ export interface TestAppOptions {
   /** Replaces the default model table (chat model `gpt-test` alias `test`, embedding model `embed-test`). */
   configFile?: (upstreamUrl: string) => ConfigFile;
   overrides?: Partial<Config>;
+  /** Environment variables the configuration reads (provider keys named by `api_key_env`). */
+  environment?: Record<string, string>;
   /** Captures account emails (see support/identity.ts); default: the log mailer. */
   mailer?: Mailer;
   /** The clock keys are judged by (expiry, rotation grace); default: the wall clock. */
@@ -76,7 +78,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const upstream = await startMockUpstream({ recordRequests: true, ...options.upstream });
   const database = await createTestDatabase(options.engine ?? 'sqlite');
   const config = loadConfig({
-    environment: {},
+    environment: options.environment ?? {},
     overrides: {
       dataDir: database.dataDir,
       databaseUrl: database.databaseUrl,
