@@ -96,7 +96,7 @@ describe('routing through the gateway', () => {
     await testApp.close();
   });
 
-  const post = (url: string, payload: unknown, headers = testApp.headers()) =>
+  const post = (url: string, payload: Record<string, unknown>, headers = testApp.headers()) =>
     testApp.instance.app.inject({ method: 'POST', url, headers, payload });
 
   it('answers from tier 2 when tier 1 fails, and says which deployment answered after how many attempts', async () => {
