@@ -114,3 +114,56 @@ describe('routing through a deployment that fails 30 % of the time', () => {
     );
   }, 60_000);
 });
+
+describe('routing through the same chaos while upstream rate limits are respected (the default)', () => {
+  const graceMs = 100;
+  const limitedCount = 1_500;
+  let testApp: TestApp;
+  let origin: string;
+
+  beforeAll(async () => {
+    const withLimits = (upstreamUrl: string): ConfigFile => {
+      const file = chaosConfig(upstreamUrl);
+      return { ...file, routing: { ...file.routing, respect_upstream_limits: true } };
+    };
+    testApp = await startTestApp({
+      configFile: withLimits,
+      upstream: { random: seededRandom(7), recordRequests: 5_000 },
+    });
+    origin = await listenOnLoopback(testApp.instance.app);
+  });
+  afterAll(async () => {
+    await testApp.close();
+  });
+
+  it("rests the flaky credential for a 429's Retry-After, and every client still gets its answer", async () => {
+    testApp.upstream.clearRequests();
+    const outcomes = await runWithConcurrency(limitedCount, 8, (index) =>
+      sendChat({ origin, key: testApp.key, model, stream: index % 2 === 1 }),
+    );
+    const finishedAt = Date.now();
+    expect(outcomes.filter((outcome) => outcome.ok).length / limitedCount).toBeGreaterThanOrEqual(0.999);
+
+    const flaky = testApp.upstream.requests.filter((request) => request.headers['x-mock-fail-mix'] !== undefined);
+    const rateLimited = flaky.filter((request) => request.outcome === '429');
+    expect(rateLimited.length).toBeGreaterThan(0);
+    // Requests already on their way when the 429 came back may still arrive just after it; none is sent later
+    // until the Retry-After (1 s) has passed.
+    for (const limited of rateLimited) {
+      const during = flaky.filter(
+        (request) =>
+          request.receivedAt > limited.receivedAt + graceMs && request.receivedAt < limited.receivedAt + 1_000,
+      );
+      expect(during, `flaky requests while resting from the 429 at ${limited.receivedAt}`).toEqual([]);
+    }
+    // And it comes back into rotation afterwards (when the run lasted long enough to see it).
+    const firstLimited = rateLimited[0]!.receivedAt;
+    if (finishedAt > firstLimited + 1_500) {
+      expect(flaky.some((request) => request.receivedAt >= firstLimited + 1_000)).toBe(true);
+    }
+    console.info(
+      `routing chaos with limits respected: ${outcomes.filter((outcome) => outcome.ok).length}/${limitedCount} complete; ` +
+        `flaky deployment got ${flaky.length} requests, ${rateLimited.length} of them answered 429`,
+    );
+  }, 60_000);
+});
