@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { FastifyInstance } from 'fastify';
 import type { KeyPrincipal } from '../modules/keys/index.ts';
 import { extractKey, type KeyAuthenticator } from './key-authenticator.ts';
@@ -7,6 +8,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The verified key the request acts as; set before any /v1 handler runs. */
     principal: KeyPrincipal;
+    /** `performance.now()` when the gateway took the request: the start of AI Hub's own time on it. */
+    receivedAt: number;
   }
 }
 
@@ -16,12 +19,14 @@ declare module 'fastify' {
  */
 export function registerKeyAuthentication(app: FastifyInstance, authenticator: KeyAuthenticator): void {
   app.decorateRequest('principal', null as unknown as KeyPrincipal);
+  app.decorateRequest('receivedAt', 0);
   app.addHook('onRoute', (route) => {
     if (scopeForRoute(route.url) === undefined) {
       throw new Error(`gateway route ${route.url} needs an entry in endpointScopes (gateway/key-policy.ts)`);
     }
   });
   app.addHook('onRequest', async (request) => {
+    request.receivedAt = performance.now();
     const principal = await authenticator.authenticate(extractKey(request.headers));
     assertKeyAllowedFrom(principal, request.ip);
     const scope = scopeForRoute(request.routeOptions.url ?? '');

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { once } from 'node:events';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, isAppError } from '../errors/app-error.ts';
@@ -64,12 +65,16 @@ export async function runChat(
       policy: table.policyFor(principal.orgId),
       signal: disconnect.signal,
       resolveFallback: (name: string) => resolveFallbackFor(table, principal, name),
-      onAttempt: (attempt: Attempt) => meter.setTarget(attempt.model, attempt.deployment),
+      onAttempt: (attempt: Attempt) => {
+        meter.setTarget(attempt.model, attempt.deployment);
+        // Also on an error answer: how many attempts the gateway made before giving up.
+        reply.header(attemptsHeader, String(attempt.number));
+      },
     };
     if (chat.stream === true) {
       const routed = await gateway.router.route(route, (attempt) => openStream(gateway, chat, attempt));
       try {
-        setRoutingHeaders(reply, routed, routed.value.droppedParameters);
+        setRoutingHeaders(request, reply, routed, routed.value.droppedParameters);
         await relayStream(request, reply, { call, routed, meter, gateway, signal: disconnect.signal });
       } finally {
         routed.done();
@@ -79,7 +84,7 @@ export async function runChat(
     const routed = await gateway.router.route(route, (attempt) => fetchChat(gateway, call, attempt));
     routed.done();
     const answer = routed.value;
-    setRoutingHeaders(reply, routed, answer.droppedParameters);
+    setRoutingHeaders(request, reply, routed, answer.droppedParameters);
     if (answer.passthroughUsage) {
       recordCompletion(meter, disconnect.signal, answer.passthroughUsage, 'upstream');
       const payload = codec.encodePassthroughResponse?.(answer.text, chat.model) ?? answer.text;
@@ -194,14 +199,16 @@ async function openStream(gateway: GatewayContext, chat: ChatRequest, attempt: A
 }
 
 /** Which deployment answered, after how many attempts, and what AI Hub itself added to the time (not upstreams). */
-function setRoutingHeaders(
+export function setRoutingHeaders(
+  request: FastifyRequest,
   reply: FastifyReply,
   routed: Routed<unknown>,
-  droppedParameters: readonly string[] | undefined,
+  droppedParameters?: readonly string[],
 ): void {
   reply.header(deploymentHeader, routed.attempt.deployment.id);
   reply.header(attemptsHeader, String(routed.attempts));
-  reply.header(overheadHeader, Math.max(0, reply.elapsedTime - routed.upstreamMs).toFixed(2));
+  const overhead = performance.now() - request.receivedAt - routed.upstreamMs;
+  reply.header(overheadHeader, Math.max(0, overhead).toFixed(2));
   if (droppedParameters?.length) reply.header(droppedParametersHeader, droppedParameters.join(', '));
 }
 

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { AppError } from '../errors/app-error.ts';
 import { editTopLevelMembers } from '../providers/openai/top-level-members.ts';
 import type { EmbeddingsRequest, JsonValue } from '../providers/spec/openai-types.ts';
-import { attemptsHeader, deploymentHeader, overheadHeader } from './chat-pipeline.ts';
+import { attemptsHeader, setRoutingHeaders } from './chat-pipeline.ts';
 import { resolveFallbackFor, resolveModelFor, type GatewayContext } from './gateway-context.ts';
 import { RequestMeter } from './meter/request-meter.ts';
 import type { Attempt } from './routing/router.ts';
@@ -36,15 +36,16 @@ export function registerEmbeddings(app: FastifyInstance, gateway: GatewayContext
             policy: table.policyFor(principal.orgId),
             signal: disconnect.signal,
             resolveFallback: (name) => resolveFallbackFor(table, principal, name),
-            onAttempt: (attempt) => meter.setTarget(attempt.model, attempt.deployment),
+            onAttempt: (attempt) => {
+              meter.setTarget(attempt.model, attempt.deployment);
+              reply.header(attemptsHeader, String(attempt.number));
+            },
           },
           (attempt) => fetchEmbeddings(gateway, body, attempt),
         );
         routed.done();
         const { text, parsed, wireFormat } = routed.value;
-        reply.header(deploymentHeader, routed.attempt.deployment.id);
-        reply.header(attemptsHeader, String(routed.attempts));
-        reply.header(overheadHeader, Math.max(0, reply.elapsedTime - routed.upstreamMs).toFixed(2));
+        setRoutingHeaders(request, reply, routed);
         const usage = parsed.usage ?? {
           promptTokens: await countEmbeddingInput(gateway, body.input),
           completionTokens: 0,

@@ -61,6 +61,12 @@ function routingConfig(upstreamUrl: string): ConfigFile {
         ],
       },
       {
+        name: 'all-broken',
+        pricing: { input: '1' },
+        retry: { max_attempts: 3, backoff_base_ms: 1, backoff_max_ms: 5 },
+        deployments: [{ provider: 'broken', model: 'mock-gpt' }],
+      },
+      {
         name: 'only-healthy',
         deployments: [{ provider: 'healthy', model: 'mock-gpt' }],
       },
@@ -109,6 +115,17 @@ describe('routing through the gateway', () => {
     const record = await flushAndFindOnlyRecord(testApp, response.headers['x-request-id'] as string);
     expect(record).toMatchObject({ outcome: 'success', provider_id: 'healthy', model: 'tiers' });
     expect(record.cost_micros).toBeGreaterThan(0);
+  });
+
+  it('answers 503 listing the attempts when every one failed, and says how many were made', async () => {
+    const response = await post('/v1/chat/completions', chat('all-broken'));
+    expect(response.statusCode).toBe(503);
+    expect(response.headers['x-aihub-attempts']).toBe('3');
+    const message = response.json<{ error: { message: string; code: string } }>().error.message;
+    expect(message).toContain('attempts: broken/mock-gpt: upstream_error:500, broken/mock-gpt: upstream_error:500');
+    expect(response.json()).toMatchObject({ error: { code: 'upstream_unavailable' } });
+    const record = await flushAndFindOnlyRecord(testApp, response.headers['x-request-id'] as string);
+    expect(record).toMatchObject({ outcome: 'upstream_error', status: 503, provider_id: 'broken' });
   });
 
   it('retries embeddings the same way', async () => {
@@ -164,7 +181,7 @@ describe('routing through the gateway', () => {
     const broken = deployments.find((deployment) => deployment.id === 'broken/mock-gpt');
     expect(broken).toMatchObject({
       provider_id: 'broken',
-      models: ['tiers'],
+      models: ['tiers', 'all-broken'],
       priority: 1,
       credentials: [expect.objectContaining({ credential_id: 'default', state: 'closed' })],
     });

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import { AppError, isAppError } from '../../errors/app-error.ts';
 import type { CatalogModel, Deployment, DeploymentCredential, OrgRoutingPolicy } from '../model-catalog.ts';
@@ -55,7 +56,10 @@ export interface Routed<T> {
   readonly attempt: Attempt;
   /** Attempts made in all, this one included. */
   readonly attempts: number;
-  /** Time spent waiting on upstreams and between attempts, in ms: the rest of a request's time is AI Hub's own. */
+  /**
+   * Time spent waiting on upstreams and between attempts, in ms (high resolution, whatever clock was injected): the
+   * rest of a request's time is AI Hub's own.
+   */
   readonly upstreamMs: number;
   /** Ends the answering attempt's total timeout; call once its body is fully read (streams) or right away. */
   done(): void;
@@ -160,14 +164,14 @@ export class Router {
           this.#breakers.release(credential.key, permit, 'abandoned');
           throw this.#exhausted(input.model, model, failures, lastError, lastRetryAfterSeconds, number);
         }
-        const sleptFrom = this.#now();
+        const sleptFrom = performance.now();
         try {
           await this.#sleep(wait, input.signal);
         } catch (error) {
           this.#breakers.release(credential.key, permit, 'abandoned');
           throw error;
         }
-        upstreamMs += this.#now() - sleptFrom;
+        upstreamMs += performance.now() - sleptFrom;
       }
       number += 1;
       tried.add(deployment.id);
@@ -185,16 +189,17 @@ export class Router {
       input.onAttempt?.(attempt);
       this.#stats.begin(deployment.id);
       const attemptStartedAt = this.#now();
+      const measuredFrom = performance.now();
       try {
         const value = await run(attempt);
         const elapsed = this.#now() - attemptStartedAt;
-        upstreamMs += elapsed;
+        upstreamMs += performance.now() - measuredFrom;
         this.#stats.end(deployment.id, { ok: true, firstByteMs: elapsed, latencyMs: elapsed });
         this.#breakers.release(credential.key, permit, 'success');
         return { value, attempt, attempts: number, upstreamMs, done };
       } catch (caught) {
         done();
-        upstreamMs += this.#now() - attemptStartedAt;
+        upstreamMs += performance.now() - measuredFrom;
         const error =
           controller.signal.reason instanceof AttemptDeadline && !input.signal.aborted
             ? new AppError('upstream_timeout', 'the upstream provider did not finish in time', {
