@@ -56,6 +56,7 @@ export async function runChat(
   });
   meter.setRequestedModel(chat.model);
   const disconnect = watchClientDisconnect(reply);
+  let attempts = 0;
   try {
     const table = gateway.registry.table;
     const principal = request.principal;
@@ -67,8 +68,7 @@ export async function runChat(
       resolveFallback: (name: string) => resolveFallbackFor(table, principal, name),
       onAttempt: (attempt: Attempt) => {
         meter.setTarget(attempt.model, attempt.deployment);
-        // Also on an error answer: how many attempts the gateway made before giving up.
-        reply.header(attemptsHeader, String(attempt.number));
+        attempts = attempt.number;
       },
     };
     if (chat.stream === true) {
@@ -100,6 +100,8 @@ export async function runChat(
     return reply.code(200).header('content-type', 'application/json').send(payload);
   } catch (error) {
     recordFailure(meter, error, disconnect.signal);
+    // An error answer says how many attempts were made before giving up.
+    if (attempts > 0 && !reply.sent) reply.header(attemptsHeader, String(attempts));
     throw error;
   } finally {
     disconnect.dispose();

@@ -26,6 +26,7 @@ export function registerEmbeddings(app: FastifyInstance, gateway: GatewayContext
       });
       meter.setRequestedModel(body.model);
       const disconnect = watchClientDisconnect(reply);
+      let attempts = 0;
       try {
         const table = gateway.registry.table;
         const principal = request.principal;
@@ -38,7 +39,7 @@ export function registerEmbeddings(app: FastifyInstance, gateway: GatewayContext
             resolveFallback: (name) => resolveFallbackFor(table, principal, name),
             onAttempt: (attempt) => {
               meter.setTarget(attempt.model, attempt.deployment);
-              reply.header(attemptsHeader, String(attempt.number));
+              attempts = attempt.number;
             },
           },
           (attempt) => fetchEmbeddings(gateway, body, attempt),
@@ -60,6 +61,7 @@ export function registerEmbeddings(app: FastifyInstance, gateway: GatewayContext
         return reply.code(200).header('content-type', 'application/json').send(payload);
       } catch (error) {
         recordFailure(meter, error, disconnect.signal);
+        if (attempts > 0) reply.header(attemptsHeader, String(attempts));
         throw error;
       } finally {
         disconnect.dispose();

@@ -22,6 +22,7 @@ export interface BufferedUpstreamResponse {
 interface PoolEntry {
   readonly pool: Pool;
   readonly basePath: string;
+  readonly key: string;
 }
 
 /**
@@ -31,6 +32,8 @@ interface PoolEntry {
  */
 export class UpstreamClient {
   readonly #pools = new Map<string, PoolEntry>();
+  /** The pool of a provider object at its own connect timeout: one WeakMap read per request, no key to build. */
+  readonly #byProvider = new WeakMap<ProviderConfig, PoolEntry>();
   readonly #guardedLookup: LookupFunction;
 
   /**
@@ -146,6 +149,11 @@ export class UpstreamClient {
   }
 
   #poolFor(provider: ProviderConfig, timeouts: UpstreamTimeouts): PoolEntry {
+    const usual = timeouts.connectMs === provider.timeouts.connectMs;
+    if (usual) {
+      const cached = this.#byProvider.get(provider);
+      if (cached && this.#pools.get(cached.key) === cached) return cached;
+    }
     const key = `${providerKey(provider)}\u0000${timeouts.connectMs}`;
     let entry = this.#pools.get(key);
     if (!entry) {
@@ -158,9 +166,11 @@ export class UpstreamClient {
           ...(provider.orgId === null ? {} : { connect: { lookup: this.#guardedLookup } }),
         }),
         basePath: url.pathname.replace(/\/+$/, ''),
+        key,
       };
       this.#pools.set(key, entry);
     }
+    if (usual) this.#byProvider.set(provider, entry);
     return entry;
   }
 }

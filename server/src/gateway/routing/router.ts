@@ -126,21 +126,23 @@ export class Router {
     let model = input.model;
     // The requested model's deadline bounds the whole request, fallbacks included.
     const deadline = startedAt + model.retry.deadlineMs;
-    let tried = new Set<string>();
-    const fallbacksUsed = new Set<string>([model.name]);
-    const failures: string[] = [];
+    // Allocated only once an attempt fails: the common request succeeds at once and needs none of them.
+    let tried: Set<string> | undefined;
+    let fallbacksUsed: Set<string> | undefined;
+    let failures: string[] | undefined;
     let lastError: unknown;
     let lastRetryAfterSeconds: number | undefined;
     let upstreamMs = 0;
     let number = 0;
 
     const switchModel = (name: string | undefined): boolean => {
+      fallbacksUsed ??= new Set([input.model.name]);
       if (name === undefined || fallbacksUsed.has(name)) return false;
       const next = input.resolveFallback(name);
       if (!next || next.kind !== model.kind) return false;
       fallbacksUsed.add(name);
       model = next;
-      tried = new Set();
+      tried = undefined;
       return true;
     };
 
@@ -151,18 +153,18 @@ export class Router {
         // Every available deployment was tried: the `unavailable` fallbacks first, then the same deployments again
         // (after a backoff) while the budget lasts.
         if (this.#switchToUnavailableFallback(model, switchModel)) continue;
-        if (tried.size > 0) pick = this.#pick(model, input.policy, undefined);
+        if (tried !== undefined) pick = this.#pick(model, input.policy, undefined);
       }
       if (!pick) {
         if (number === 0) throw this.#nothingAvailable(model, input.policy);
-        throw this.#exhausted(input.model, model, failures, lastError, lastRetryAfterSeconds, number);
+        throw this.#exhausted(input.model, model, failures ?? [], lastError, lastRetryAfterSeconds, number);
       }
       const { deployment, credential, permit } = pick;
-      if (number > 0 && tried.has(deployment.id)) {
+      if (number > 0 && tried?.has(deployment.id) === true) {
         const wait = backoffDelayMs(number, model.retry, lastRetryAfterSeconds, this.#random);
         if (this.#now() + wait >= deadline) {
           this.#breakers.release(credential.key, permit, 'abandoned');
-          throw this.#exhausted(input.model, model, failures, lastError, lastRetryAfterSeconds, number);
+          throw this.#exhausted(input.model, model, failures ?? [], lastError, lastRetryAfterSeconds, number);
         }
         const sleptFrom = performance.now();
         try {
@@ -174,7 +176,6 @@ export class Router {
         upstreamMs += performance.now() - sleptFrom;
       }
       number += 1;
-      tried.add(deployment.id);
       const controller = new AbortController();
       const attempt: Attempt = { model, deployment, credential, number, signal: controller.signal };
       const onClientAbort = (): void => controller.abort(input.signal.reason);
@@ -188,18 +189,19 @@ export class Router {
       };
       input.onAttempt?.(attempt);
       this.#stats.begin(deployment.id);
-      const attemptStartedAt = this.#now();
       const measuredFrom = performance.now();
       try {
         const value = await run(attempt);
-        const elapsed = this.#now() - attemptStartedAt;
-        upstreamMs += performance.now() - measuredFrom;
+        const elapsed = performance.now() - measuredFrom;
+        upstreamMs += elapsed;
         this.#stats.end(deployment.id, { ok: true, firstByteMs: elapsed, latencyMs: elapsed });
         this.#breakers.release(credential.key, permit, 'success');
         return { value, attempt, attempts: number, upstreamMs, done };
       } catch (caught) {
         done();
-        upstreamMs += performance.now() - measuredFrom;
+        const elapsed = performance.now() - measuredFrom;
+        upstreamMs += elapsed;
+        (tried ??= new Set()).add(deployment.id);
         const error =
           controller.signal.reason instanceof AttemptDeadline && !input.signal.aborted
             ? new AppError('upstream_timeout', 'the upstream provider did not finish in time', {
@@ -207,7 +209,7 @@ export class Router {
                 cause: caught,
               })
             : caught;
-        this.#stats.end(deployment.id, { ok: false, latencyMs: this.#now() - attemptStartedAt });
+        this.#stats.end(deployment.id, { ok: false, latencyMs: elapsed });
         if (input.signal.aborted) {
           // The client left: this says nothing about the deployment.
           this.#breakers.release(credential.key, permit, 'abandoned');
@@ -216,7 +218,7 @@ export class Router {
         const failure = classifyFailure(error);
         lastError = error;
         lastRetryAfterSeconds = isAppError(error) ? error.retryAfterSeconds : undefined;
-        failures.push(`${deployment.id}: ${isAppError(error) ? error.wireCode : 'failed'}`);
+        (failures ??= []).push(`${deployment.id}: ${isAppError(error) ? error.wireCode : 'failed'}`);
         if (failure === 'rate_limited') {
           // A 429 says nothing about the deployment's health; its credential waits for the upstream's reset, which
           // `observeResponse` read from the answer's headers.
