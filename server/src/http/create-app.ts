@@ -166,7 +166,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     config,
     secretBox: new SecretBox(config.secretKey),
   });
-  const routing = createRouting(config, registryService, app.log, options.now);
+  const routing = await createRouting(config, registryService, app.log, options.now);
   await routing.registry.start();
   const apiContext: ApiContext = {
     config,

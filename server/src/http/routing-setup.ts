@@ -16,16 +16,26 @@ export interface Routing {
  * operator must know: breakers opening and closing, credentials the upstream refused, models without a price,
  * database entries the file overrides.
  */
-export function createRouting(
+export async function createRouting(
   config: Config,
   source: RegistrySource,
   log: FastifyBaseLogger,
   now: (() => number) | undefined,
-): Routing {
+): Promise<Routing> {
   const upstream = new UpstreamClient();
-  let storeFailing = false;
+  const redisUrl = config.operations.redisUrl;
+  // Loaded only in cluster mode: an instance on its own does not carry the Redis client.
+  const store = redisUrl
+    ? new (await import('../gateway/routing/redis-breaker-store.ts')).RedisBreakerStore({
+        url: redisUrl,
+        ...(now ? { now } : {}),
+        // The store reports once per outage.
+        onError: (error) =>
+          log.warn({ err: error }, 'Redis unreachable: circuit breakers work per instance until it returns'),
+      })
+    : undefined;
   const runtime = new RoutingRuntime(config.routing, {
-    redisUrl: config.operations.redisUrl,
+    store,
     ...(now ? { now } : {}),
     onTransition: (event) => {
       if (event.remote) return;
@@ -38,14 +48,6 @@ export function createRouting(
         { deployment: event.deploymentId, credential: event.credentialKey, reason: event.reason },
         'an upstream credential was refused and taken out of rotation; enable it again once fixed',
       );
-    },
-    onStoreError: (error) => {
-      if (storeFailing) return;
-      storeFailing = true;
-      log.warn({ err: error }, 'Redis unreachable: circuit breakers work per instance until it returns');
-      setTimeout(() => {
-        storeFailing = false;
-      }, 60_000).unref();
     },
   });
   let warnedUnpriced = new Set<string>();

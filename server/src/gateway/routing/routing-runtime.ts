@@ -3,20 +3,17 @@ import type { ModelCatalog } from '../model-catalog.ts';
 import { LocalBreakerStore, type BreakerStore } from './breaker-store.ts';
 import { CircuitBreakers, type BreakerTransition } from './circuit-breaker.ts';
 import { DeploymentStats } from './deployment-stats.ts';
-import { RedisBreakerStore } from './redis-breaker-store.ts';
 import { Router, type RoutingEvent } from './router.ts';
 import { UpstreamLimits } from './upstream-limits.ts';
 
 export interface RoutingRuntimeOptions {
-  /** Shares breaker states with the other instances through Redis when set (REDIS_URL). */
-  readonly redisUrl?: string | undefined;
+  /** Shares breaker states with the other instances (`RedisBreakerStore` in cluster mode); in-process by default. */
+  readonly store?: BreakerStore | undefined;
   readonly now?: () => number;
   /** A breaker changed state on this instance (or another, `remote`). */
   readonly onTransition?: (event: BreakerTransition) => void;
   /** Routing took a credential out of rotation; the notification hook observability delivers. */
   readonly notify?: (event: RoutingEvent) => void;
-  /** Redis could not be reached or answered an error (warned once per outage by the caller). */
-  readonly onStoreError?: (error: unknown) => void;
 }
 
 /** One credential of one deployment as the admin endpoint shows it. */
@@ -58,13 +55,7 @@ export class RoutingRuntime {
 
   constructor(config: Pick<RoutingConfig, 'breaker' | 'respectUpstreamLimits'>, options: RoutingRuntimeOptions = {}) {
     const now = options.now ?? Date.now;
-    const store: BreakerStore = options.redisUrl
-      ? new RedisBreakerStore({
-          url: options.redisUrl,
-          now,
-          ...(options.onStoreError ? { onError: options.onStoreError } : {}),
-        })
-      : new LocalBreakerStore();
+    const store: BreakerStore = options.store ?? new LocalBreakerStore();
     this.#breakers = new CircuitBreakers(config.breaker, {
       now,
       store,
