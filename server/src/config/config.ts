@@ -86,6 +86,13 @@ export interface RetryPolicy {
   readonly backoffMaxMs: number;
   /** Deadline for the whole request, every attempt and backoff included. */
   readonly deadlineMs: number;
+  /**
+   * The model's retry budget: over the last ten seconds, retries (every attempt after a request's first, fallbacks
+   * included) may be at most this share of the model's requests, or `budgetMinPerSecond` per second if that is more.
+   * Past it, a failed attempt is answered as it is: a failing upstream is not hit with a storm of retries.
+   */
+  readonly budgetRatio: number;
+  readonly budgetMinPerSecond: number;
 }
 
 /** Other models to try by failure class, after this model's deployments failed or could not take the request. */

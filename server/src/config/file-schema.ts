@@ -42,6 +42,10 @@ export const RetryFileSchema = Type.Object(
     backoff_base_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000 })),
     backoff_max_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000 })),
     deadline_ms: Type.Optional(Type.Integer({ minimum: 100, maximum: 86_400_000 })),
+    /** Retries over the last 10 s may be at most this share of requests (0 to 10)... */
+    budget_ratio: Type.Optional(Type.Number({ minimum: 0, maximum: 10 })),
+    /** ...or this many per second, whichever allows more. */
+    budget_min_per_second: Type.Optional(Type.Number({ minimum: 0, maximum: 100_000 })),
   },
   { additionalProperties: false },
 );

@@ -50,6 +50,8 @@ export const defaultRetryPolicy: RetryPolicy = Object.freeze({
   backoffBaseMs: 50,
   backoffMaxMs: 2000,
   deadlineMs: 900_000,
+  budgetRatio: 0.2,
+  budgetMinPerSecond: 10,
 });
 
 export const defaultBreaker: BreakerConfig = Object.freeze({
@@ -119,6 +121,8 @@ export function toRetryPolicy(file: RetryFile | undefined, base: RetryPolicy): R
     backoffBaseMs: file?.backoff_base_ms ?? base.backoffBaseMs,
     backoffMaxMs: file?.backoff_max_ms ?? base.backoffMaxMs,
     deadlineMs: file?.deadline_ms ?? base.deadlineMs,
+    budgetRatio: file?.budget_ratio ?? base.budgetRatio,
+    budgetMinPerSecond: file?.budget_min_per_second ?? base.budgetMinPerSecond,
   };
 }
 

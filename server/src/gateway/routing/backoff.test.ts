@@ -3,7 +3,14 @@ import { describe, expect, it } from 'vitest';
 import type { RetryPolicy } from '../../config/config.ts';
 import { backoffDelayMs, parseRetryAfter, retryAfterCapMs } from './backoff.ts';
 
-const policy: RetryPolicy = { maxAttempts: 5, backoffBaseMs: 100, backoffMaxMs: 2000, deadlineMs: 60_000 };
+const policy: RetryPolicy = {
+  maxAttempts: 5,
+  backoffBaseMs: 100,
+  backoffMaxMs: 2000,
+  deadlineMs: 60_000,
+  budgetRatio: 0.2,
+  budgetMinPerSecond: 10,
+};
 
 describe('backoffDelayMs', () => {
   it('doubles the ceiling with each retry, from the base, up to the cap', () => {

@@ -424,7 +424,7 @@ describe('Router', () => {
       [provider('a')],
       [
         model('chat', [deployment('a')], {
-          retry: { maxAttempts: 5, backoffBaseMs: 1000, backoffMaxMs: 1000, deadlineMs: 1200 },
+          retry: { ...defaultRetryPolicy, maxAttempts: 5, backoffBaseMs: 1000, backoffMaxMs: 1000, deadlineMs: 1200 },
         }),
       ],
       { random: () => 0.99 },
@@ -480,6 +480,67 @@ describe('Router', () => {
     routed.done();
     expect(routed.value).toBe('b/m');
     expect(routed.attempts).toBe(2);
+  });
+});
+
+describe('the retry budget', () => {
+  it('stops retrying once retries pass their share of the model’s traffic, and starts again as the window moves', async () => {
+    const h = harness(
+      [provider('a'), provider('b')],
+      [
+        model('chat', [deployment('a', { priority: 1 }), deployment('b', { priority: 2 })], {
+          // Five retries per ten seconds, whatever the traffic.
+          retry: { ...defaultRetryPolicy, budgetRatio: 0, budgetMinPerSecond: 0.5 },
+        }),
+      ],
+    );
+    // a fails every time (its breaker never opens within the test: three failures open it in this harness, so
+    // it is re-enabled before each request).
+    const outcomes: string[] = [];
+    const send = async (): Promise<void> => {
+      h.breakers.enable('a/m#default');
+      const result = await h
+        .route('chat', async (attempt) => {
+          if (attempt.deployment.id === 'a/m') throw upstream500();
+          return attempt.deployment.id;
+        })
+        .catch((error: unknown) => (isAppError(error) ? error.wireCode : 'other'));
+      outcomes.push(typeof result === 'string' ? result : result.value);
+    };
+    for (let index = 0; index < 8; index += 1) await send();
+    expect(outcomes).toEqual([...Array<string>(5).fill('b/m'), ...Array<string>(3).fill('upstream_error:500')]);
+    h.clock.now += 10_001;
+    await send();
+    expect(outcomes.at(-1)).toBe('b/m');
+  });
+
+  it('allows retries in proportion to the traffic', async () => {
+    const h = harness(
+      [provider('a'), provider('b')],
+      [
+        model('chat', [deployment('a', { priority: 1 }), deployment('b', { priority: 2 })], {
+          retry: { ...defaultRetryPolicy, budgetRatio: 0.5, budgetMinPerSecond: 0 },
+        }),
+      ],
+    );
+    let failNext = false;
+    let retried = 0;
+    let refused = 0;
+    for (let index = 0; index < 40; index += 1) {
+      // Every other request fails at a: half the traffic needs a retry, and half may have one.
+      failNext = !failNext;
+      h.breakers.enable('a/m#default');
+      const routed = await h
+        .route('chat', async (attempt) => {
+          if (failNext && attempt.deployment.id === 'a/m') throw upstream500();
+          return attempt.deployment.id;
+        })
+        .catch(() => undefined);
+      if (routed?.attempts === 2) retried += 1;
+      if (routed === undefined) refused += 1;
+    }
+    expect(retried + refused).toBe(20);
+    expect(refused).toBeLessThanOrEqual(1);
   });
 });
 

@@ -6,7 +6,13 @@ import { isDeploymentAllowed } from '../model-catalog.ts';
 import { backoffDelayMs } from './backoff.ts';
 import type { BreakerPermit, CircuitBreakers } from './circuit-breaker.ts';
 import type { DeploymentStats } from './deployment-stats.ts';
+import { SlidingWindow } from './sliding-window.ts';
 import type { UpstreamLimits } from './upstream-limits.ts';
+
+/** The span a model's retry budget is counted over. */
+export const retryBudgetWindowMs = 10_000;
+const requestsLane = 0;
+const retriesLane = 1;
 
 /** Something routing wants an operator to know: a credential the upstream refused, so it was taken out of rotation. */
 export interface RoutingEvent {
@@ -96,6 +102,8 @@ export class Router {
   readonly #random: () => number;
   readonly #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   readonly #notify: (event: RoutingEvent) => void;
+  /** Requests and retries per model over the budget window; a registry reload starts new models afresh. */
+  readonly #budgets = new WeakMap<CatalogModel, SlidingWindow>();
 
   constructor(options: RouterOptions) {
     this.#breakers = options.breakers;
@@ -126,6 +134,8 @@ export class Router {
     let model = input.model;
     // The requested model's deadline bounds the whole request, fallbacks included.
     const deadline = startedAt + model.retry.deadlineMs;
+    const budget = this.#budgetOf(model);
+    budget.add(startedAt, requestsLane);
     // Allocated only once an attempt fails: the common request succeeds at once and needs none of them.
     let tried: Set<string> | undefined;
     let fallbacksUsed: Set<string> | undefined;
@@ -160,6 +170,10 @@ export class Router {
         throw this.#exhausted(input.model, model, failures ?? [], lastError, lastRetryAfterSeconds, number);
       }
       const { deployment, credential, permit } = pick;
+      if (number > 0 && !this.#spendRetry(input.model, budget)) {
+        this.#breakers.release(credential.key, permit, 'abandoned');
+        throw this.#exhausted(input.model, model, failures ?? [], lastError, lastRetryAfterSeconds, number);
+      }
       if (number > 0 && tried?.has(deployment.id) === true) {
         const wait = backoffDelayMs(number, model.retry, lastRetryAfterSeconds, this.#random);
         if (this.#now() + wait >= deadline) {
@@ -249,6 +263,28 @@ export class Router {
         }
       }
     }
+  }
+
+  #budgetOf(model: CatalogModel): SlidingWindow {
+    let budget = this.#budgets.get(model);
+    if (!budget) {
+      budget = new SlidingWindow(retryBudgetWindowMs, 2);
+      this.#budgets.set(model, budget);
+    }
+    return budget;
+  }
+
+  /** Takes one retry from the requested model's budget; false when it is spent. */
+  #spendRetry(model: CatalogModel, budget: SlidingWindow): boolean {
+    const now = this.#now();
+    const policy = model.retry;
+    const allowed = Math.max(
+      policy.budgetRatio * budget.total(now, requestsLane),
+      (policy.budgetMinPerSecond * retryBudgetWindowMs) / 1000,
+    );
+    if (budget.total(now, retriesLane) >= allowed) return false;
+    budget.add(now, retriesLane);
+    return true;
   }
 
   #switchToUnavailableFallback(model: CatalogModel, switchModel: (name: string) => boolean): boolean {
