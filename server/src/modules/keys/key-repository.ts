@@ -1,6 +1,6 @@
-import { sql, type Insertable, type Kysely, type Updateable } from 'kysely';
+import { type Insertable, type Kysely, type Updateable } from 'kysely';
 import type { ApiKeyRow, DatabaseSchema, OrgRole } from '../../db/schema.ts';
-import { pageQuery, type ListWindow, type OrgScope } from '../shared/index.ts';
+import { CacheEpochRepository, pageQuery, type ListWindow, type OrgScope } from '../shared/index.ts';
 
 export const keysEpochName = 'api_keys';
 
@@ -156,21 +156,12 @@ export class KeyRepository {
   }
 
   /** Tells every instance that some key changed (revoked, rotated, re-scoped): they drop their cached principals. */
-  async bumpEpoch(): Promise<void> {
-    await this.#db
-      .insertInto('cache_epochs')
-      .values({ name: keysEpochName, epoch: 1 })
-      .onConflict((conflict) => conflict.column('name').doUpdateSet({ epoch: sql`cache_epochs.epoch + 1` }))
-      .execute();
+  bumpEpoch(): Promise<void> {
+    return new CacheEpochRepository(this.#db, keysEpochName).bump();
   }
 
-  async readEpoch(): Promise<number> {
-    const row = await this.#db
-      .selectFrom('cache_epochs')
-      .select('epoch')
-      .where('name', '=', keysEpochName)
-      .executeTakeFirst();
-    return row?.epoch ?? 0;
+  readEpoch(): Promise<number> {
+    return new CacheEpochRepository(this.#db, keysEpochName).read();
   }
 
   /** Records the latest use per key; called from the usage writer's batches, never per request. */

@@ -1,4 +1,4 @@
-import { sql, type Insertable, type Kysely, type Updateable } from 'kysely';
+import { type Insertable, type Kysely, type Updateable } from 'kysely';
 import type {
   DatabaseSchema,
   ModelDeploymentRow,
@@ -6,7 +6,7 @@ import type {
   ProviderCredentialRow,
   ProviderRow,
 } from '../../db/schema.ts';
-import type { OrgScope, PlatformScope } from '../shared/index.ts';
+import { CacheEpochRepository, type OrgScope, type PlatformScope } from '../shared/index.ts';
 
 /** The `cache_epochs` row every instance polls to learn that the registry (or an organization's routing) changed. */
 export const registryEpochName = 'registry';
@@ -55,21 +55,12 @@ export class RegistryRepository {
    * Bumps the registry epoch. Called first in every registry change: the row stays locked until the transaction ends,
    * so concurrent changes validate one after another against what the previous one committed.
    */
-  async bumpEpoch(): Promise<void> {
-    await this.#db
-      .insertInto('cache_epochs')
-      .values({ name: registryEpochName, epoch: 1 })
-      .onConflict((conflict) => conflict.column('name').doUpdateSet({ epoch: sql`cache_epochs.epoch + 1` }))
-      .execute();
+  bumpEpoch(): Promise<void> {
+    return new CacheEpochRepository(this.#db, registryEpochName).bump();
   }
 
-  async readEpoch(): Promise<number> {
-    const row = await this.#db
-      .selectFrom('cache_epochs')
-      .select('epoch')
-      .where('name', '=', registryEpochName)
-      .executeTakeFirst();
-    return row?.epoch ?? 0;
+  readEpoch(): Promise<number> {
+    return new CacheEpochRepository(this.#db, registryEpochName).read();
   }
 
   /** Every stored provider and model of every owner; credentials by id, deployments in their order. */

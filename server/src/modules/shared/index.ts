@@ -2,3 +2,4 @@
 export type { Actor, OrgScope, PlatformScope } from './actor.ts';
 export { checkCursorType, containsCondition, keysetCondition, pageQuery, parseSort } from './list-query.ts';
 export type { ListAfter, ListSort, ListWindow } from './list-query.ts';
+export { CacheEpochRepository } from './cache-epoch-repository.ts';
