@@ -11,13 +11,20 @@ import type {
   StreamItem,
   TokenUsage,
 } from '../providers/spec/provider-adapter.ts';
-import { resolveFallbackFor, resolveModelFor, type GatewayContext } from './gateway-context.ts';
+import {
+  fetchForAttempt,
+  resolveModelFor,
+  routeFor,
+  sendForAttempt,
+  type GatewayContext,
+  type TrackedRoute,
+} from './gateway-context.ts';
 import { collectMessageTexts } from './meter/message-text.ts';
 import { RequestMeter } from './meter/request-meter.ts';
 import { parseUpstream, toGatewayError } from './parse-upstream.ts';
 import { describeFailure, recordCompletion, recordFailure, watchClientDisconnect } from './request-lifecycle.ts';
 import type { Attempt, Routed } from './routing/router.ts';
-import { throwUpstreamError, toUpstreamError, upstreamErrorFrom, type UpstreamResponse } from './upstream-client.ts';
+import { toUpstreamError, type UpstreamResponse } from './upstream-client.ts';
 
 export interface ChatCall {
   readonly codec: InboundCodec<never>;
@@ -56,21 +63,12 @@ export async function runChat(
   });
   meter.setRequestedModel(chat.model);
   const disconnect = watchClientDisconnect(reply);
-  let attempts = 0;
+  let route: TrackedRoute | undefined;
   try {
     const table = gateway.registry.table;
     const principal = request.principal;
     const model = resolveModelFor(table, principal, chat.model, 'chat');
-    const route = {
-      model,
-      policy: table.policyFor(principal.orgId),
-      signal: disconnect.signal,
-      resolveFallback: (name: string) => resolveFallbackFor(table, principal, name),
-      onAttempt: (attempt: Attempt) => {
-        meter.setTarget(attempt.model, attempt.deployment);
-        attempts = attempt.number;
-      },
-    };
+    route = routeFor(table, principal, model, disconnect.signal, meter);
     if (chat.stream === true) {
       const routed = await gateway.router.route(route, (attempt) => openStream(gateway, chat, attempt));
       try {
@@ -101,7 +99,7 @@ export async function runChat(
   } catch (error) {
     recordFailure(meter, error, disconnect.signal);
     // An error answer says how many attempts were made before giving up.
-    if (attempts > 0 && !reply.sent) reply.header(attemptsHeader, String(attempts));
+    if (route && route.attempts > 0 && !reply.sent) reply.header(attemptsHeader, String(route.attempts));
     throw error;
   } finally {
     disconnect.dispose();
@@ -120,18 +118,9 @@ interface ChatAnswer {
 /** One non-streamed attempt: an answer that cannot be read counts as the deployment's failure, so it is retried. */
 async function fetchChat(gateway: GatewayContext, call: ChatCall, attempt: Attempt): Promise<ChatAnswer> {
   const { chat, codec } = call;
-  const deployment = attempt.deployment;
-  const adapter = deployment.provider.adapter;
+  const adapter = attempt.deployment.provider.adapter;
   const upstreamRequest = parseUpstream(() => adapter.buildChatRequest(chat, attempt.credential.target));
-  const response = await gateway.upstream.fetchText(
-    deployment.provider.config,
-    deployment.timeouts,
-    upstreamRequest,
-    attempt.signal,
-  );
-  gateway.router.observeResponse(attempt, response.headers, response.statusCode);
-  if (response.statusCode >= 400) throw upstreamErrorFrom(response, adapter);
-  const text = response.text;
+  const { text } = await fetchForAttempt(gateway, attempt, upstreamRequest);
   const passthrough =
     codec.format === 'openai' && adapter.wireFormat === 'openai' && adapter.passthroughResponses !== false;
   const passthroughUsage = passthrough ? adapter.readPassthroughUsage?.(text) : undefined;
@@ -162,17 +151,9 @@ interface OpenedStream {
  * error event, an empty body) fails the attempt and is retried elsewhere; nothing has reached the client yet.
  */
 async function openStream(gateway: GatewayContext, chat: ChatRequest, attempt: Attempt): Promise<OpenedStream> {
-  const deployment = attempt.deployment;
-  const adapter = deployment.provider.adapter;
+  const adapter = attempt.deployment.provider.adapter;
   const upstreamRequest = parseUpstream(() => adapter.buildChatRequest(chat, attempt.credential.target));
-  const response = await gateway.upstream.send(
-    deployment.provider.config,
-    deployment.timeouts,
-    upstreamRequest,
-    attempt.signal,
-  );
-  gateway.router.observeResponse(attempt, response.headers, response.statusCode);
-  if (response.statusCode >= 400) await throwUpstreamError(response, adapter);
+  const response = await sendForAttempt(gateway, attempt, upstreamRequest);
   const chunks = (response.body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   const parser = new SseParser();
   const decoder = adapter.createChatStreamDecoder(chat);

@@ -3,12 +3,17 @@ import { AppError } from '../errors/app-error.ts';
 import { editTopLevelMembers } from '../providers/openai/top-level-members.ts';
 import type { EmbeddingsRequest, JsonValue } from '../providers/spec/openai-types.ts';
 import { attemptsHeader, setRoutingHeaders } from './chat-pipeline.ts';
-import { resolveFallbackFor, resolveModelFor, type GatewayContext } from './gateway-context.ts';
+import {
+  fetchForAttempt,
+  resolveModelFor,
+  routeFor,
+  type GatewayContext,
+  type TrackedRoute,
+} from './gateway-context.ts';
 import { RequestMeter } from './meter/request-meter.ts';
 import type { Attempt } from './routing/router.ts';
 import { rejectDeeplyNestedBody } from './nesting-depth.ts';
 import { EmbeddingsBodySchema } from './request-schemas.ts';
-import { upstreamErrorFrom } from './upstream-client.ts';
 import { recordCompletion, recordFailure, watchClientDisconnect } from './request-lifecycle.ts';
 import { parseUpstream } from './parse-upstream.ts';
 
@@ -26,24 +31,13 @@ export function registerEmbeddings(app: FastifyInstance, gateway: GatewayContext
       });
       meter.setRequestedModel(body.model);
       const disconnect = watchClientDisconnect(reply);
-      let attempts = 0;
+      let route: TrackedRoute | undefined;
       try {
         const table = gateway.registry.table;
         const principal = request.principal;
         const model = resolveModelFor(table, principal, body.model, 'embedding');
-        const routed = await gateway.router.route(
-          {
-            model,
-            policy: table.policyFor(principal.orgId),
-            signal: disconnect.signal,
-            resolveFallback: (name) => resolveFallbackFor(table, principal, name),
-            onAttempt: (attempt) => {
-              meter.setTarget(attempt.model, attempt.deployment);
-              attempts = attempt.number;
-            },
-          },
-          (attempt) => fetchEmbeddings(gateway, body, attempt),
-        );
+        route = routeFor(table, principal, model, disconnect.signal, meter);
+        const routed = await gateway.router.route(route, (attempt) => fetchEmbeddings(gateway, body, attempt));
         routed.done();
         const { text, parsed, wireFormat } = routed.value;
         setRoutingHeaders(request, reply, routed);
@@ -61,7 +55,7 @@ export function registerEmbeddings(app: FastifyInstance, gateway: GatewayContext
         return reply.code(200).header('content-type', 'application/json').send(payload);
       } catch (error) {
         recordFailure(meter, error, disconnect.signal);
-        if (attempts > 0) reply.header(attemptsHeader, String(attempts));
+        if (route && route.attempts > 0) reply.header(attemptsHeader, String(route.attempts));
         throw error;
       } finally {
         disconnect.dispose();
@@ -72,8 +66,7 @@ export function registerEmbeddings(app: FastifyInstance, gateway: GatewayContext
 
 /** One attempt at one deployment; a deployment whose provider has no embeddings API is not a failure to retry. */
 async function fetchEmbeddings(gateway: GatewayContext, body: EmbeddingsRequest, attempt: Attempt) {
-  const deployment = attempt.deployment;
-  const adapter = deployment.provider.adapter;
+  const adapter = attempt.deployment.provider.adapter;
   const embeddingsAdapter = adapter.embeddings;
   if (!embeddingsAdapter) {
     throw new AppError('invalid_request', `the model "${body.model}" is served by a provider without embeddings`, {
@@ -81,15 +74,7 @@ async function fetchEmbeddings(gateway: GatewayContext, body: EmbeddingsRequest,
     });
   }
   const upstreamRequest = parseUpstream(() => embeddingsAdapter.buildRequest(body, attempt.credential.target));
-  const response = await gateway.upstream.fetchText(
-    deployment.provider.config,
-    deployment.timeouts,
-    upstreamRequest,
-    attempt.signal,
-  );
-  gateway.router.observeResponse(attempt, response.headers, response.statusCode);
-  if (response.statusCode >= 400) throw upstreamErrorFrom(response, adapter);
-  const text = response.text;
+  const { text } = await fetchForAttempt(gateway, attempt, upstreamRequest);
   return {
     text,
     parsed: parseUpstream(() => embeddingsAdapter.parseResponse(text, body)),

@@ -1,11 +1,19 @@
 import type { KeyPrincipal } from '../modules/keys/index.ts';
+import type { UpstreamHttpRequest } from '../providers/spec/provider-adapter.ts';
 import type { KeyAuthenticator } from './key-authenticator.ts';
 import type { UsageJournal } from './meter/usage-journal.ts';
 import type { TokenCounter } from './meter/token-counter.ts';
 import { isDeploymentAllowed, type CatalogModel, type ModelCatalog } from './model-catalog.ts';
 import type { RegistryHolder } from './registry-holder.ts';
-import type { Router } from './routing/router.ts';
-import type { UpstreamClient } from './upstream-client.ts';
+import type { RequestMeter } from './meter/request-meter.ts';
+import type { Attempt, RouteInput, Router } from './routing/router.ts';
+import {
+  throwUpstreamError,
+  upstreamErrorFrom,
+  type BufferedUpstreamResponse,
+  type UpstreamClient,
+  type UpstreamResponse,
+} from './upstream-client.ts';
 import { AppError } from '../errors/app-error.ts';
 
 /** What the gateway routes need, wired once by the app factory. */
@@ -96,4 +104,63 @@ export function refusalFor(
     return 'providers';
   }
   return undefined;
+}
+
+/** A request's routing input that also counts its attempts (for the attempts header of an error answer). */
+export interface TrackedRoute extends RouteInput {
+  attempts: number;
+}
+
+/**
+ * How the router may serve a principal's request for a model: its organization's policy, fallbacks only to models
+ * it may use, and each attempt's deployment noted on the request's meter.
+ */
+export function routeFor(
+  table: ModelCatalog,
+  principal: KeyPrincipal,
+  model: CatalogModel,
+  signal: AbortSignal,
+  meter: RequestMeter,
+): TrackedRoute {
+  const route: TrackedRoute = {
+    model,
+    policy: table.policyFor(principal.orgId),
+    signal,
+    resolveFallback: (name) => resolveFallbackFor(table, principal, name),
+    onAttempt: (attempt) => {
+      meter.setTarget(attempt.model, attempt.deployment);
+      route.attempts = attempt.number;
+    },
+    attempts: 0,
+  };
+  return route;
+}
+
+/**
+ * One attempt's non-streamed upstream call: sent with the deployment's timeouts, its rate-limit headers read for the
+ * credential, and an error status thrown as our error (which the router classifies).
+ */
+export async function fetchForAttempt(
+  gateway: GatewayContext,
+  attempt: Attempt,
+  request: UpstreamHttpRequest,
+): Promise<BufferedUpstreamResponse> {
+  const { provider, timeouts } = attempt.deployment;
+  const response = await gateway.upstream.fetchText(provider.config, timeouts, request, attempt.signal);
+  gateway.router.observeResponse(attempt, response.headers, response.statusCode);
+  if (response.statusCode >= 400) throw upstreamErrorFrom(response, provider.adapter);
+  return response;
+}
+
+/** The same for a streamed call: the response comes back as soon as its headers are in. */
+export async function sendForAttempt(
+  gateway: GatewayContext,
+  attempt: Attempt,
+  request: UpstreamHttpRequest,
+): Promise<UpstreamResponse> {
+  const { provider, timeouts } = attempt.deployment;
+  const response = await gateway.upstream.send(provider.config, timeouts, request, attempt.signal);
+  gateway.router.observeResponse(attempt, response.headers, response.statusCode);
+  if (response.statusCode >= 400) await throwUpstreamError(response, provider.adapter);
+  return response;
 }
