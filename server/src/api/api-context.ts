@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/config.ts';
+import type { DeploymentHealth } from '../gateway/routing/routing-runtime.ts';
 import type { Database } from '../db/database.ts';
 import type { AccessTokens, IdentityServices } from '../modules/identity/index.ts';
 import type { KeyService } from '../modules/keys/index.ts';
@@ -21,37 +22,8 @@ export interface ApiContext {
   readonly routing: RoutingAdmin;
 }
 
-/** One credential of one deployment as routing sees it now. */
-export interface CredentialHealthView {
-  readonly credentialId: string;
-  readonly state: string;
-  readonly since: number | null;
-  readonly reason: string | null;
-  readonly retryAt: number | null;
-  readonly consecutiveFailures: number;
-  readonly upstreamLimitedUntil: number | null;
-}
-
-export interface DeploymentHealthView {
-  readonly id: string;
-  readonly models: readonly string[];
-  readonly providerId: string;
-  readonly orgId: string | null;
-  readonly upstreamModel: string;
-  readonly priority: number;
-  readonly weight: number;
-  readonly inFlight: number;
-  readonly requests: number;
-  readonly failures: number;
-  readonly successRate: number | null;
-  readonly p50LatencyMs: number | null;
-  readonly p95LatencyMs: number | null;
-  readonly ewmaFirstByteMs: number | null;
-  readonly credentials: readonly CredentialHealthView[];
-}
-
 export interface RoutingAdmin {
-  deployments(): readonly DeploymentHealthView[];
+  deployments(): readonly DeploymentHealth[];
   /** Closes one credential's breaker (`<deployment id>#<credential id>`); false when it has none. */
   enable(credentialKey: string): boolean;
 }
