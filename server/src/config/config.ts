@@ -29,16 +29,12 @@ export interface ProviderConfig {
   /** A known OpenAI-compatible service (see providers/presets); only with type openai-compatible. */
   readonly preset: string | undefined;
   readonly baseUrl: string;
-  /** The first credential's key (kept for callers that need just one, such as health probes). */
-  readonly apiKey: string | undefined;
   /** At least one entry; a provider without a key has one credential whose apiKey is undefined. */
   readonly credentials: readonly CredentialConfig[];
   readonly headers: Readonly<Record<string, string>>;
   /** Adapter-specific settings (e.g. Azure's api_version); adapters read them through ProviderTarget.options. */
   readonly options: Readonly<Record<string, string>>;
   readonly maxConnections: number;
-  /** The longest single wait on the upstream (first byte, stream silence); kept as the default of `timeouts`. */
-  readonly timeoutMs: number;
   readonly timeouts: UpstreamTimeouts;
   /** The organization that owns it (visible only to its keys), or null for a platform-wide provider. */
   readonly orgId: string | null;

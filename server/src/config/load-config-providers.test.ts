@@ -24,7 +24,7 @@ describe('provider presets in config', () => {
       type: 'openai-compatible',
       preset: 'deepseek',
       baseUrl: 'https://api.deepseek.com',
-      apiKey: 'sk-ds',
+      credentials: [{ id: 'default', apiKey: 'sk-ds', weight: 1 }],
     });
   });
 
@@ -53,7 +53,7 @@ describe('provider presets in config', () => {
       preset: 'ollama',
       baseUrl: 'http://127.0.0.1:11434/v1',
     });
-    expect(provider?.apiKey).toBeUndefined();
+    expect(provider?.credentials).toEqual([{ id: 'default', apiKey: undefined, weight: 1 }]);
   });
 
   it('names providers[i].preset for an unknown preset and lists the known ones', () => {

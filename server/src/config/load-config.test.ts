@@ -153,19 +153,19 @@ describe('loadConfig from a YAML file', () => {
         id: 'openai',
         type: 'openai',
         baseUrl: 'https://api.openai.com/v1',
-        apiKey: 'sk-upstream',
+        credentials: [{ id: 'default', apiKey: 'sk-upstream', weight: 1 }],
         headers: { 'x-team': 'search' },
         maxConnections: 256,
-        timeoutMs: 600_000,
+        timeouts: { connectMs: 10_000, firstByteMs: 600_000, streamIdleMs: 600_000, totalMs: 1_800_000 },
       },
       {
         id: 'local',
         type: 'openai-compatible',
         baseUrl: 'http://127.0.0.1:11434/v1',
-        apiKey: undefined,
+        credentials: [{ id: 'default', apiKey: undefined, weight: 1 }],
         headers: {},
         maxConnections: 8,
-        timeoutMs: 600_000,
+        timeouts: { connectMs: 10_000, firstByteMs: 600_000, streamIdleMs: 600_000, totalMs: 1_800_000 },
       },
     ]);
     expect(config.models).toMatchObject([

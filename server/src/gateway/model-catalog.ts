@@ -32,10 +32,7 @@ export interface Deployment {
   readonly weight: number;
   /** Tier: 1 first. */
   readonly priority: number;
-  /** The first credential's target (a deployment always has at least one credential). */
-  readonly target: ProviderTarget;
   readonly credentials: readonly DeploymentCredential[];
-  readonly credentialWeight: number;
   /** The deployment's own prices, or the model's when it sets none. */
   readonly pricing: ModelPricing;
   readonly timeouts: UpstreamTimeouts;
@@ -125,9 +122,7 @@ export class ModelCatalog {
           upstreamModel: deployment.upstreamModel,
           weight: deployment.weight,
           priority: deployment.priority,
-          target: (credentials[0] as DeploymentCredential).target,
           credentials,
-          credentialWeight: credentials.reduce((sum, credential) => sum + credential.weight, 0),
           pricing: deployment.pricing ?? model.pricing,
           timeouts: { ...config.timeouts, ...deployment.timeouts },
         };

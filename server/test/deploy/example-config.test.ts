@@ -26,7 +26,7 @@ describe('examples/aihub.yaml', () => {
       for (const deployment of model.deployments) {
         const provider = providers.get(deployment.providerId);
         expect(provider, `${model.name} → ${deployment.providerId}`).toBeDefined();
-        expect(provider!.apiKey, `${provider!.id} has its key`).toBe('sk-only-openai');
+        expect(provider!.credentials[0]?.apiKey, `${provider!.id} has its key`).toBe('sk-only-openai');
         expect(isLocal(provider!.baseUrl), `${provider!.id} needs no local server`).toBe(false);
       }
     }

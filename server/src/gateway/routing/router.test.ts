@@ -31,7 +31,6 @@ function provider(id: string, credentials: Array<[string, number]> = [['default'
     type: 'openai',
     preset: undefined,
     baseUrl: `https://${id}.example/v1`,
-    apiKey: `sk-${id}`,
     credentials: credentials.map(([credentialId, weight]) => ({
       id: credentialId,
       apiKey: `sk-${id}-${credentialId}`,
@@ -40,7 +39,6 @@ function provider(id: string, credentials: Array<[string, number]> = [['default'
     headers: {},
     options: {},
     maxConnections: 8,
-    timeoutMs: 1000,
     timeouts: defaultTimeouts,
     orgId: null,
     source: 'file',

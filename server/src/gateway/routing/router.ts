@@ -121,14 +121,6 @@ export class Router {
     if (this.#respectLimits) this.#limits.observe(attempt.credential.key, headers, status);
   }
 
-  get breakers(): CircuitBreakers {
-    return this.#breakers;
-  }
-
-  get stats(): DeploymentStats {
-    return this.#stats;
-  }
-
   async route<T>(input: RouteInput, run: (attempt: Attempt) => Promise<T>): Promise<Routed<T>> {
     const startedAt = this.#now();
     let model = input.model;

@@ -698,7 +698,6 @@ export function warningsOf(config: ModelConfig): string[] {
 function fileProviderView(provider: ProviderConfig): ProviderView {
   const config: ProviderConfig = {
     ...provider,
-    apiKey: undefined,
     credentials: provider.credentials.map((credential) => ({ ...credential, apiKey: undefined })),
   };
   return {
