@@ -147,6 +147,12 @@ describe('UpstreamLimits', () => {
     expect(limits.blockedUntil(key)).toBe(now() + 60_000);
   });
 
+  it('holds a credential back an hour at most by default, whatever reset the upstream names', () => {
+    const { limits, now } = setup();
+    limits.observe(key, { 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '48h' }, 200);
+    expect(limits.blockedUntil(key)).toBe(now() + 3_600_000);
+  });
+
   it('forgets credentials that left the registry', () => {
     const { limits } = setup();
     limits.observe('a#1', { 'retry-after': '5' }, 429);
