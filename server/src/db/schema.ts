@@ -40,6 +40,10 @@ export interface ApiKeysTable {
   rpm_limit: ColumnType<number | null, number | null | undefined, number | null>;
   tpm_limit: ColumnType<number | null, number | null | undefined, number | null>;
   budget_micros: ColumnType<number | null, number | null | undefined, number | null>;
+  /** Requests the key may have in flight at once; null = no limit of its own. */
+  concurrency_limit: ColumnType<number | null, number | null | undefined, number | null>;
+  /** The period `budget_micros` applies to: day, week, month (in the organization's time zone) or total. */
+  budget_period: ColumnType<string, string | undefined, string>;
   /** The key this one replaced by rotation; the old key stays valid until its expires_at (the grace period). */
   rotated_from: ColumnType<string | null, string | null | undefined, string | null>;
   updated_at: ColumnType<number | null, number | null | undefined, number | null>;
@@ -263,6 +267,56 @@ export interface SsoIdentitiesTable {
   last_login_at: number;
 }
 
+/** Rate and concurrency limits for an organization, team or member; `model` '' = every model (see 0009). */
+export interface TrafficLimitsTable {
+  id: string;
+  org_id: string;
+  subject_type: string;
+  subject_id: string;
+  model: string;
+  rpm_limit: number | null;
+  tpm_limit: number | null;
+  concurrency_limit: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A spending cap for an organization, team or member over a period. */
+export interface BudgetsTable {
+  id: string;
+  org_id: string;
+  subject_type: string;
+  subject_id: string;
+  amount_micros: number;
+  period: string;
+  /** JSON array of ascending percentages. */
+  alert_thresholds: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A budget threshold crossed, once per budget, period and threshold across every instance. */
+export interface BudgetAlertsTable {
+  id: string;
+  org_id: string | null;
+  /** `key:<id>` for a key's own budget, else the budget's id. */
+  budget_ref: string;
+  subject_type: string;
+  subject_id: string;
+  period_start: number;
+  threshold: number;
+  amount_micros: number;
+  spent_micros: number;
+  created_at: number;
+}
+
+/** Heartbeats of running instances, so limits can be split between the live ones. */
+export interface InstancesTable {
+  id: string;
+  started_at: number;
+  heartbeat_at: number;
+}
+
 export interface DatabaseSchema {
   users: UsersTable;
   api_keys: ApiKeysTable;
@@ -282,6 +336,10 @@ export interface DatabaseSchema {
   audit_events: AuditEventsTable;
   idempotency_records: IdempotencyRecordsTable;
   sso_identities: SsoIdentitiesTable;
+  traffic_limits: TrafficLimitsTable;
+  budgets: BudgetsTable;
+  budget_alerts: BudgetAlertsTable;
+  instances: InstancesTable;
 }
 
 export type ApiKeyRow = Selectable<ApiKeysTable>;

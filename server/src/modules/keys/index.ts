@@ -11,6 +11,7 @@ export {
 } from './key-service.ts';
 export type {
   KeyPrincipal,
+  KeyTrafficLimits,
   KeyLookup,
   KeySummary,
   CreateKeyInput,
@@ -24,7 +25,13 @@ export type {
 } from './key-service.ts';
 export { assertWithinAuthority, inheritAuthority } from './key-authority.ts';
 export type { KeyBounds } from './key-authority.ts';
-export type { KeySettingsInput } from './key-settings.ts';
-export { isKeyScope, maxKeyNameLength, maxAllowedModels } from './key-settings.ts';
+export type { KeySettingsInput, KeyBudgetPeriod } from './key-settings.ts';
+export {
+  isKeyScope,
+  keyBudgetPeriods,
+  maxKeyConcurrencyLimit,
+  maxKeyNameLength,
+  maxAllowedModels,
+} from './key-settings.ts';
 export { normalizeIpAllowlist, parseIpAllowlistEntry, maxIpAllowlistEntries } from './ip-allowlist.ts';
 export type { IpAllowlistEntry } from './ip-allowlist.ts';

@@ -9,7 +9,9 @@ const restricted: KeyBounds = {
   expiresAt: 2_000,
   rpmLimit: 100,
   tpmLimit: 10_000,
+  concurrencyLimit: 8,
   budgetMicros: 5_000_000,
+  budgetPeriod: 'month',
   teamId: 'team-1',
 };
 
@@ -20,7 +22,9 @@ const unrestricted: KeyBounds = {
   expiresAt: null,
   rpmLimit: null,
   tpmLimit: null,
+  concurrencyLimit: null,
   budgetMicros: null,
+  budgetPeriod: 'total',
   teamId: null,
 };
 
@@ -46,7 +50,9 @@ describe('assertWithinAuthority', () => {
         expiresAt: 1_000,
         rpmLimit: 1,
         tpmLimit: 10_000,
+        concurrencyLimit: 8,
         budgetMicros: 0,
+        budgetPeriod: 'day',
         teamId: 'team-1',
       }),
     ).toBeUndefined();
@@ -68,6 +74,8 @@ describe('assertWithinAuthority', () => {
     ],
     ['no rpm limit', { rpmLimit: null }, 'rpm_limit'],
     ['a higher tpm limit', { tpmLimit: 10_001 }, 'tpm_limit'],
+    ['no concurrency limit', { concurrencyLimit: null }, 'concurrency_limit'],
+    ['a higher concurrency limit', { concurrencyLimit: 9 }, 'concurrency_limit'],
     ['a bigger budget', { budgetMicros: 5_000_001 }, 'budget_micros'],
     ['a key that never expires', { expiresAt: null }, 'expires_at'],
     ['a later expiry', { expiresAt: 2_001 }, 'expires_at'],
@@ -88,6 +96,11 @@ describe('inheritAuthority', () => {
     const inherited = inheritAuthority(restricted, { allowedModels: null });
     expect(inherited.allowedModels).toBeNull();
     expect(refusal(inherited)).toBe('allowed_models');
+  });
+
+  it('keeps the period of an inherited budget, and leaves a chosen period alone', () => {
+    expect(inheritAuthority(restricted, {}).budgetPeriod).toBe('month');
+    expect(inheritAuthority(restricted, { budgetMicros: 10, budgetPeriod: 'day' }).budgetPeriod).toBe('day');
   });
 
   it('falls back to the acting key scopes when it has none of the default ones', () => {

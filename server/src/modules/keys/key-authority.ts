@@ -31,6 +31,7 @@ export function assertWithinAuthority(authority: KeyBounds, requested: Partial<K
   for (const [field, param] of [
     ['rpmLimit', 'rpm_limit'],
     ['tpmLimit', 'tpm_limit'],
+    ['concurrencyLimit', 'concurrency_limit'],
     ['budgetMicros', 'budget_micros'],
     ['expiresAt', 'expires_at'],
   ] as const) {
@@ -61,7 +62,12 @@ export function inheritAuthority(authority: KeyBounds, requested: Partial<KeyBou
   if (inherited.ipAllowlist === undefined) inherited.ipAllowlist = authority.ipAllowlist;
   if (inherited.rpmLimit === undefined) inherited.rpmLimit = authority.rpmLimit;
   if (inherited.tpmLimit === undefined) inherited.tpmLimit = authority.tpmLimit;
-  if (inherited.budgetMicros === undefined) inherited.budgetMicros = authority.budgetMicros;
+  if (inherited.concurrencyLimit === undefined) inherited.concurrencyLimit = authority.concurrencyLimit;
+  if (inherited.budgetMicros === undefined) {
+    // The period is free to choose, but an inherited budget keeps the period it was set for.
+    inherited.budgetMicros = authority.budgetMicros;
+    if (inherited.budgetPeriod === undefined) inherited.budgetPeriod = authority.budgetPeriod;
+  }
   if (inherited.expiresAt === undefined) inherited.expiresAt = authority.expiresAt;
   return inherited;
 }

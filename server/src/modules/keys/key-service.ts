@@ -16,8 +16,10 @@ import {
 } from './key-repository.ts';
 import {
   defaultKeyScopes,
+  keyBudgetPeriods,
   keyScopes,
   validateKeySettings,
+  type KeyBudgetPeriod,
   type KeyScope,
   type KeySettings,
   type KeySettingsInput,
@@ -38,6 +40,17 @@ export interface KeyPrincipal {
   /** IPs/CIDRs (normal form) the key may be used from, or null for anywhere. */
   readonly ipAllowlist: readonly string[] | null;
   readonly expiresAt: number | null;
+  /** The key's own traffic limits (null: none), enforced by the gateway's traffic control. */
+  readonly limits: KeyTrafficLimits;
+}
+
+/** A key's own rate, concurrency and spending limits. */
+export interface KeyTrafficLimits {
+  readonly rpmLimit: number | null;
+  readonly tpmLimit: number | null;
+  readonly concurrencyLimit: number | null;
+  readonly budgetMicros: number | null;
+  readonly budgetPeriod: KeyBudgetPeriod;
 }
 
 /** `owner_inactive`: the key's user is disabled or deleted; a key acts as its user and stops with them. */
@@ -80,7 +93,9 @@ export interface KeySummary {
   ipAllowlist: string[] | null;
   rpmLimit: number | null;
   tpmLimit: number | null;
+  concurrencyLimit: number | null;
   budgetMicros: number | null;
+  budgetPeriod: KeyBudgetPeriod;
   expiresAt: number | null;
   revokedAt: number | null;
   lastUsedAt: number | null;
@@ -260,6 +275,8 @@ export class KeyService {
     const updated = await this.#repository.transaction(async (keys, executor) => {
       const changed = await keys.update(row.id, { ...toColumns(settings), updated_at: now });
       if (!changed) throw new AppError('not_found', 'key not found');
+      // Every change bumps, not only narrowing ones: cached principals carry the key's limits and budget, so a raised
+      // or lowered limit reaches every instance within one poll of the epoch.
       await keys.bumpEpoch();
       await audit(executor, scope.actor, 'key.update', row, changed, now);
       return toSummary(changed, now);
@@ -497,7 +514,9 @@ function completeSettings(settings: Partial<KeySettings>, name: string): KeySett
     expiresAt: settings.expiresAt ?? null,
     rpmLimit: settings.rpmLimit ?? null,
     tpmLimit: settings.tpmLimit ?? null,
+    concurrencyLimit: settings.concurrencyLimit ?? null,
     budgetMicros: settings.budgetMicros ?? null,
+    budgetPeriod: settings.budgetPeriod ?? 'total',
   };
 }
 
@@ -531,7 +550,9 @@ function newRow(
     expires_at: key.settings.expiresAt,
     rpm_limit: key.settings.rpmLimit,
     tpm_limit: key.settings.tpmLimit,
+    concurrency_limit: key.settings.concurrencyLimit,
     budget_micros: key.settings.budgetMicros,
+    budget_period: key.settings.budgetPeriod,
   };
 }
 
@@ -545,7 +566,9 @@ function toColumns(settings: Partial<KeySettings>): Partial<ApiKeyRow> {
     ...(settings.expiresAt !== undefined ? { expires_at: settings.expiresAt } : {}),
     ...(settings.rpmLimit !== undefined ? { rpm_limit: settings.rpmLimit } : {}),
     ...(settings.tpmLimit !== undefined ? { tpm_limit: settings.tpmLimit } : {}),
+    ...(settings.concurrencyLimit !== undefined ? { concurrency_limit: settings.concurrencyLimit } : {}),
     ...(settings.budgetMicros !== undefined ? { budget_micros: settings.budgetMicros } : {}),
+    ...(settings.budgetPeriod !== undefined ? { budget_period: settings.budgetPeriod } : {}),
   };
 }
 
@@ -558,8 +581,15 @@ function settingsOf(row: ApiKeyRow): KeySettings {
     expiresAt: row.expires_at,
     rpmLimit: row.rpm_limit,
     tpmLimit: row.tpm_limit,
+    concurrencyLimit: row.concurrency_limit,
     budgetMicros: row.budget_micros,
+    budgetPeriod: budgetPeriodOf(row),
   };
+}
+
+/** Rows hold any text; one the code does not know (never written by it) reads as the default. */
+function budgetPeriodOf(row: ApiKeyRow): KeyBudgetPeriod {
+  return keyBudgetPeriods.find((period) => period === row.budget_period) ?? 'total';
 }
 
 function parseList(json: string | null): string[] | null {
@@ -587,6 +617,13 @@ function toPrincipal(row: ApiKeyRow): KeyPrincipal {
     scopes: new Set(scopesOf(row)),
     ipAllowlist: parseList(row.ip_allowlist),
     expiresAt: row.expires_at,
+    limits: {
+      rpmLimit: row.rpm_limit,
+      tpmLimit: row.tpm_limit,
+      concurrencyLimit: row.concurrency_limit,
+      budgetMicros: row.budget_micros,
+      budgetPeriod: budgetPeriodOf(row),
+    },
   };
 }
 
@@ -604,7 +641,9 @@ function toSummary(row: ApiKeyRow, now: number): KeySummary {
     ipAllowlist: parseList(row.ip_allowlist),
     rpmLimit: row.rpm_limit,
     tpmLimit: row.tpm_limit,
+    concurrencyLimit: row.concurrency_limit,
     budgetMicros: row.budget_micros,
+    budgetPeriod: budgetPeriodOf(row),
     expiresAt: row.expires_at,
     revokedAt: row.revoked_at,
     lastUsedAt: row.last_used_at,

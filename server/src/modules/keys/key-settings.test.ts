@@ -52,6 +52,10 @@ describe('validateKeySettings', () => {
     [{ tpmLimit: 1.5 }, 'tpm_limit'],
     [{ budgetMicros: -1 }, 'budget_micros'],
     [{ budgetMicros: Number.MAX_SAFE_INTEGER + 2 }, 'budget_micros'],
+    [{ concurrencyLimit: 0 }, 'concurrency_limit'],
+    [{ concurrencyLimit: 100_001 }, 'concurrency_limit'],
+    [{ concurrencyLimit: 2.5 }, 'concurrency_limit'],
+    [{ budgetPeriod: 'year' }, 'budget_period'],
   ])('rejects %j on %s', (input, param) => {
     expect(() => validateKeySettings(input, now)).toThrow(expect.objectContaining({ param, code: 'invalid_request' }));
   });
@@ -60,6 +64,17 @@ describe('validateKeySettings', () => {
     expect(validateKeySettings({ budgetMicros: 0, rpmLimit: 2 ** 31 - 1 }, now)).toEqual({
       budgetMicros: 0,
       rpmLimit: 2 ** 31 - 1,
+    });
+  });
+
+  it('accepts the concurrency bounds and every budget period', () => {
+    expect(validateKeySettings({ concurrencyLimit: 100_000, budgetPeriod: 'week' }, now)).toEqual({
+      concurrencyLimit: 100_000,
+      budgetPeriod: 'week',
+    });
+    expect(validateKeySettings({ concurrencyLimit: 1, budgetPeriod: 'total' }, now)).toEqual({
+      concurrencyLimit: 1,
+      budgetPeriod: 'total',
     });
   });
 

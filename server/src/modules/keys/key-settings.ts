@@ -15,12 +15,19 @@ export interface KeySettings {
   /** IPs/CIDRs in normal form, or null for anywhere. */
   ipAllowlist: readonly string[] | null;
   expiresAt: number | null;
-  /** Requests and tokens per minute: stored and validated now, enforced once traffic control lands. */
+  /** Requests and tokens per minute, enforced by the gateway's traffic control. */
   rpmLimit: number | null;
   tpmLimit: number | null;
-  /** Spending cap in micro-USD: stored and validated now, enforced once budgets land. */
+  /** Requests the key may have in flight at once. */
+  concurrencyLimit: number | null;
+  /** Spending cap in micro-USD over `budgetPeriod`, enforced by the gateway's traffic control. */
   budgetMicros: number | null;
+  /** Day, week and month begin in the organization's time zone; `total` never resets. */
+  budgetPeriod: KeyBudgetPeriod;
 }
+
+export const keyBudgetPeriods = ['day', 'week', 'month', 'total'] as const;
+export type KeyBudgetPeriod = (typeof keyBudgetPeriods)[number];
 
 /** Settings as a caller gives them: any subset, unvalidated. Field names in errors are the API's (snake_case). */
 export interface KeySettingsInput {
@@ -31,13 +38,16 @@ export interface KeySettingsInput {
   expiresAt?: number | null | undefined;
   rpmLimit?: number | null | undefined;
   tpmLimit?: number | null | undefined;
+  concurrencyLimit?: number | null | undefined;
   budgetMicros?: number | null | undefined;
+  budgetPeriod?: string | undefined;
 }
 
 export const maxKeyNameLength = 200;
 export const maxAllowedModels = 500;
 /** rpm/tpm are 32-bit integer columns. */
 const maxPerMinuteLimit = 2_147_483_647;
+export const maxKeyConcurrencyLimit = 100_000;
 
 /**
  * Validates the fields present in `input`; absent fields stay absent, so this serves both create and update.
@@ -61,10 +71,24 @@ export function validateKeySettings(
     settings.rpmLimit = validateLimit(input.rpmLimit, 'rpm_limit', 1, maxPerMinuteLimit);
   if (input.tpmLimit !== undefined)
     settings.tpmLimit = validateLimit(input.tpmLimit, 'tpm_limit', 1, maxPerMinuteLimit);
+  if (input.concurrencyLimit !== undefined) {
+    settings.concurrencyLimit = validateLimit(input.concurrencyLimit, 'concurrency_limit', 1, maxKeyConcurrencyLimit);
+  }
+  if (input.budgetPeriod !== undefined) settings.budgetPeriod = validateBudgetPeriod(input.budgetPeriod);
   if (input.budgetMicros !== undefined) {
     settings.budgetMicros = validateLimit(input.budgetMicros, 'budget_micros', 0, Number.MAX_SAFE_INTEGER);
   }
   return settings;
+}
+
+function validateBudgetPeriod(period: string): KeyBudgetPeriod {
+  const match = keyBudgetPeriods.find((candidate) => candidate === period);
+  if (match === undefined) {
+    throw new AppError('invalid_request', `budget_period must be one of ${keyBudgetPeriods.join(', ')}`, {
+      param: 'budget_period',
+    });
+  }
+  return match;
 }
 
 function validateName(name: string): string {
