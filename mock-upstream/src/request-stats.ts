@@ -14,6 +14,10 @@ export interface MockUpstreamStats {
   readonly failed: number;
   /** Injected failures by mode; every mode is present, 0 when never drawn. */
   readonly failures: Readonly<Record<FailureMode, number>>;
+  /** Requests whose response has not finished yet (counted from their arrival). */
+  readonly inFlight: number;
+  /** The most requests ever in flight at once since start or the last reset. */
+  readonly peakInFlight: number;
 }
 
 /**
@@ -25,6 +29,18 @@ export class RequestStats {
   #ok = 0;
   #rejected = 0;
   #failures = emptyFailureCounts();
+  #inFlight = 0;
+  #peakInFlight = 0;
+
+  /** A request arrived; `leave` when its response finished or its connection went away. */
+  enter(): void {
+    this.#inFlight += 1;
+    if (this.#inFlight > this.#peakInFlight) this.#peakInFlight = this.#inFlight;
+  }
+
+  leave(): void {
+    this.#inFlight -= 1;
+  }
 
   count(outcome: RequestOutcome): void {
     this.#requests += 1;
@@ -41,6 +57,8 @@ export class RequestStats {
       rejected: this.#rejected,
       failed: Object.values(failures).reduce((sum, count) => sum + count, 0),
       failures,
+      inFlight: this.#inFlight,
+      peakInFlight: this.#peakInFlight,
     };
   }
 
@@ -49,6 +67,7 @@ export class RequestStats {
     this.#ok = 0;
     this.#rejected = 0;
     this.#failures = emptyFailureCounts();
+    this.#peakInFlight = this.#inFlight;
   }
 }
 

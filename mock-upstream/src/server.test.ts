@@ -13,6 +13,21 @@ describe('startMockUpstream', () => {
     }
   });
 
+  it('counts requests in flight and the peak since the last reset', async () => {
+    const upstream = await startMockUpstream({ latencyMs: 50 });
+    try {
+      const answers = await Promise.all(
+        [1, 2, 3].map(() => postJson(`${upstream.url}/chat/completions`, chatRequest())),
+      );
+      await Promise.all(answers.map((answer) => answer.text()));
+      expect(upstream.stats()).toMatchObject({ inFlight: 0, peakInFlight: 3 });
+      upstream.resetStats();
+      expect(upstream.stats()).toMatchObject({ inFlight: 0, peakInFlight: 0 });
+    } finally {
+      await upstream.close();
+    }
+  });
+
   it('answers unknown routes with an OpenAI-shaped 404', async () => {
     const upstream = await startMockUpstream();
     try {

@@ -64,6 +64,15 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
   };
 
   const server = createServer((request, response) => {
+    stats.enter();
+    let left = false;
+    const leave = (): void => {
+      if (left) return;
+      left = true;
+      stats.leave();
+    };
+    response.once('finish', leave);
+    response.once('close', leave);
     const bodyChunks: Buffer[] = [];
     // A client that disconnects mid-body makes the request emit 'error'; without a listener that would crash the mock.
     request.on('error', () => undefined);
