@@ -205,10 +205,33 @@ export interface Config {
   readonly providers: readonly ProviderConfig[];
   readonly models: readonly ModelConfig[];
   readonly routing: RoutingConfig;
+  readonly traffic: TrafficConfig;
   readonly configFile: string | undefined;
   readonly identity: IdentityConfig;
   readonly sso: SsoConfig;
   readonly operations: OperationsConfig;
+}
+
+// --- Traffic control (rate limits, concurrency, budgets) -------------------------------------------------------------
+
+export interface TrafficConfig {
+  /**
+   * Output tokens reserved against budgets and token limits for a request that does not say `max_tokens`
+   * (AIHUB_TRAFFIC_DEFAULT_MAX_TOKENS, 4096).
+   */
+  readonly defaultMaxTokens: number;
+  /**
+   * How long a concurrency slot or budget reservation lives without being renewed (AIHUB_TRAFFIC_LEASE_MS, 60 s):
+   * running requests renew theirs every third of it, so only a crashed instance's lapse.
+   */
+  readonly leaseMs: number;
+  /** How often each instance checks whether limits or budgets changed elsewhere (AIHUB_TRAFFIC_POLL_MS, 1 s). */
+  readonly pollMs: number;
+  /**
+   * How often each instance records that it is alive (AIHUB_INSTANCE_HEARTBEAT_MS, 5 s); the count of live instances
+   * divides limits while Redis is unreachable.
+   */
+  readonly heartbeatMs: number;
 }
 
 // --- Operations (first run, proxies, shutdown, housekeeping) --------------------------------------------------------

@@ -21,6 +21,7 @@ import type {
   ProviderType,
   RegistrationMode,
   RoutingConfig,
+  TrafficConfig,
   TrustProxySetting,
   UpstreamTimeouts,
 } from './config.ts';
@@ -57,10 +58,11 @@ type Environment = Readonly<Record<string, string | undefined>>;
 export interface LoadConfigOptions {
   environment?: Environment;
   /** Overrides applied after env and file, for tests and the CLI. */
-  overrides?: Partial<Omit<Config, 'providers' | 'models' | 'routing' | 'identity' | 'operations'>> & {
+  overrides?: Partial<Omit<Config, 'providers' | 'models' | 'routing' | 'identity' | 'operations' | 'traffic'>> & {
     file?: unknown;
     identity?: Partial<IdentityConfig>;
     operations?: Partial<OperationsConfig>;
+    traffic?: Partial<TrafficConfig>;
   };
   /**
    * Generate and keep a secret key under dataDir when none is given. Default true; instances sharing a PostgreSQL
@@ -124,6 +126,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     providers,
     models,
     routing,
+    traffic: { ...readTrafficConfig(environment), ...overrides.traffic },
     configFile: overrides.configFile ?? configFilePath,
     identity: readIdentityConfig(environment, file.identity ?? {}, { host, port }, overrides.identity ?? {}),
     sso: overrides.sso ?? {
@@ -437,6 +440,15 @@ function toModelConfigs(models: ModelFile[], providers: ProviderConfig[], routin
   const problem = findRegistryProblems(providers, configs)[0];
   if (problem) throw new ConfigError(problem.path, problem.message);
   return configs;
+}
+
+function readTrafficConfig(environment: Environment): TrafficConfig {
+  return {
+    defaultMaxTokens: readInteger(environment, 'AIHUB_TRAFFIC_DEFAULT_MAX_TOKENS', 1, 10_000_000) ?? 4096,
+    leaseMs: readInteger(environment, 'AIHUB_TRAFFIC_LEASE_MS', 1000, 3_600_000) ?? 60_000,
+    pollMs: readInteger(environment, 'AIHUB_TRAFFIC_POLL_MS', 50, 600_000) ?? 1000,
+    heartbeatMs: readInteger(environment, 'AIHUB_INSTANCE_HEARTBEAT_MS', 100, 600_000) ?? 5000,
+  };
 }
 
 function readRoutingConfig(environment: Environment, file: ConfigFile['routing']): RoutingConfig {

@@ -34,6 +34,10 @@ export const errorCatalog = {
   precondition_failed: { status: 412, type: 'invalid_request_error' },
   unprocessable: { status: 422, type: 'invalid_request_error' },
   too_many_attempts: { status: 429, type: 'rate_limit_error' },
+  /** A rate or concurrency limit of AI Hub (key, user, team, organization, model) was reached. */
+  rate_limit_exceeded: { status: 429, type: 'rate_limit_error' },
+  /** A budget is spent, or this request's worst-case cost does not fit in what remains of it. */
+  budget_exceeded: { status: 429, type: 'insufficient_quota' },
   upstream_bad_request: { status: 400, type: 'invalid_request_error' },
   upstream_rate_limited: { status: 429, type: 'rate_limit_error' },
   upstream_error: { status: 502, type: 'upstream_error' },

@@ -58,6 +58,7 @@ export async function runChat(
   const meter = new RequestMeter(gateway.journal, {
     requestId: request.id,
     keyId: request.principal.keyId,
+    admission: request.admission,
     endpoint: call.endpoint,
     streamed: chat.stream === true,
   });
@@ -235,16 +236,14 @@ async function relayStream(request: FastifyRequest, reply: FastifyReply, relay: 
 
   reply.hijack();
   const raw = reply.raw;
-  const headers: Record<string, string> = {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache',
-    connection: 'keep-alive',
-    'x-request-id': request.id,
-  };
-  for (const name of [droppedParametersHeader, deploymentHeader, attemptsHeader, overheadHeader]) {
-    const value = reply.getHeader(name);
+  // Headers set so far (request id, routing, rate limits) go out with the stream's own.
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(reply.getHeaders())) {
     if (typeof value === 'string') headers[name] = value;
   }
+  headers['content-type'] = 'text/event-stream; charset=utf-8';
+  headers['cache-control'] = 'no-cache';
+  headers.connection = 'keep-alive';
   raw.writeHead(200, headers);
 
   /** Encodes items; returns the text and whether the stream is complete. */

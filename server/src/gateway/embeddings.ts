@@ -26,6 +26,7 @@ export function registerEmbeddings(app: FastifyInstance, gateway: GatewayContext
       const meter = new RequestMeter(gateway.journal, {
         requestId: request.id,
         keyId: request.principal.keyId,
+        admission: request.admission,
         endpoint: 'embeddings',
         streamed: false,
       });

@@ -15,6 +15,7 @@ const valid: KeyLookup = {
     scopes: new Set(),
     ipAllowlist: null,
     expiresAt: null,
+    limits: { rpmLimit: null, tpmLimit: null, concurrencyLimit: null, budgetMicros: null, budgetPeriod: 'total' },
   },
 };
 

@@ -33,6 +33,9 @@ import { InFlightHandlers } from './in-flight-handlers.ts';
 import { answerFrameworkError, registerErrorHandling } from './error-handler.ts';
 import { registerHealth } from './health.ts';
 import { createRouting } from './routing-setup.ts';
+import { createTraffic, type Traffic } from './traffic-setup.ts';
+import { registerTrafficControl } from '../gateway/traffic/traffic-hook.ts';
+import { TrafficService } from '../modules/traffic/index.ts';
 import { lazySchemaCompilers } from './lazy-schema-compilers.ts';
 
 export interface AppServices {
@@ -44,6 +47,7 @@ export interface AppServices {
   readonly gateway: GatewayContext;
   readonly accessTokens: AccessTokens;
   readonly api: ApiContext;
+  readonly traffic: Traffic;
 }
 
 export interface AppInstance {
@@ -168,6 +172,12 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   });
   const routing = await createRouting(config, registryService, app.log, options.now);
   await routing.registry.start();
+  const traffic = await createTraffic(
+    config,
+    new TrafficService({ db: database.db, ...(options.now ? { now: options.now } : {}) }),
+    app.log,
+    options.now,
+  );
   const apiContext: ApiContext = {
     config,
     db: database.db,
@@ -180,6 +190,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
       deployments: () => routing.runtime.health(routing.registry.table),
       enable: (credentialKey) => routing.runtime.enable(credentialKey),
     },
+    traffic: traffic.admin,
   };
   const gateway: GatewayContext = {
     authenticator,
@@ -206,6 +217,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   });
   await app.register(async (v1) => {
     registerKeyAuthentication(v1, authenticator);
+    registerTrafficControl(v1, traffic.control, routing.registry);
     registerChatCompletions(v1, gateway);
     registerAnthropicMessages(v1, gateway);
     registerEmbeddings(v1, gateway);
@@ -234,6 +246,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     authenticator.stop();
     routing.registry.stop();
     await routing.runtime.close();
+    await traffic.close();
     await journal.close();
     await gateway.upstream.close();
     await gateway.tokenCounter.close();
@@ -243,7 +256,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
 
   return {
     app,
-    services: { config, database, keys, users, usage, gateway, accessTokens, api: apiContext },
+    services: { config, database, keys, users, usage, gateway, accessTokens, api: apiContext, traffic },
     bootstrap,
     startDraining: () => {
       draining = true;

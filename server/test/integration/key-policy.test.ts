@@ -224,6 +224,7 @@ describe('gateway key policy', () => {
         scopes: new Set(['models']),
         ipAllowlist: Array.from({ length: 100 }, (_, index) => `10.${index}.0.0/16`),
         expiresAt: null,
+        limits: { rpmLimit: null, tpmLimit: null, concurrencyLimit: null, budgetMicros: null, budgetPeriod: 'total' },
       };
       assertKeyAllowedFrom(principal, '10.99.1.1');
       const started = performance.now();

@@ -5,6 +5,7 @@ import type { UsageRecordInsert } from '../../db/schema.ts';
 import type { CatalogModel, Deployment } from '../model-catalog.ts';
 import { RequestMeter, streamCheckpointIntervalMs, type RequestMeterFinish } from './request-meter.ts';
 import type { UsageJournal } from './usage-journal.ts';
+import { unlimitedAdmission } from '../traffic/traffic-control.ts';
 
 /** A journal that only remembers what it was given. */
 function recordingJournal() {
@@ -28,7 +29,7 @@ function manualClock() {
   };
 }
 
-const start = { requestId: 'req_1', keyId: 'key_1', endpoint: 'chat.completions' };
+const start = { requestId: 'req_1', keyId: 'key_1', endpoint: 'chat.completions', admission: unlimitedAdmission };
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -195,5 +196,22 @@ describe('RequestMeter cost', () => {
       cache_write_tokens: 0,
       cost_micros: 30 + 15,
     });
+  });
+
+  it('tells the admission the true cost and tokens once, which settle its budget reservation', () => {
+    const { journal } = recordingJournal();
+    const recordUsage = vi.fn();
+    const meter = new RequestMeter(journal, {
+      ...start,
+      streamed: false,
+      admission: { ...unlimitedAdmission, recordUsage },
+    });
+    const { model, deployment } = target(pricing(), pricing());
+    meter.setTarget(model, deployment);
+    const plain = { promptTokens: 10, completionTokens: 1, cachedTokens: 0 };
+    meter.finish({ status: 200, outcome: 'success', usage: plain, usageSource: 'upstream' });
+    meter.finish({ status: 500, outcome: 'error', usage: undefined, usageSource: 'none' });
+    expect(recordUsage).toHaveBeenCalledTimes(1);
+    expect(recordUsage).toHaveBeenCalledWith(30 + 15, 11);
   });
 });

@@ -6,12 +6,15 @@ import { costMicros } from '../../lib/money.ts';
 import type { TokenUsage } from '../../providers/spec/provider-adapter.ts';
 import type { CatalogModel, Deployment } from '../model-catalog.ts';
 import type { UsageJournal } from './usage-journal.ts';
+import type { Admission } from '../traffic/traffic-control.ts';
 
 export interface RequestMeterStart {
   requestId: string;
   keyId: string;
   endpoint: string;
   streamed: boolean;
+  /** The request's traffic-control admission: told the true cost and tokens, which replace its reservation. */
+  admission: Admission;
 }
 
 export interface RequestMeterFinish {
@@ -95,6 +98,7 @@ export class RequestMeter {
     this.#finished = true;
     const record = this.#buildRecord(result.usage ?? noUsage, result.usage ? result.usageSource : 'none', result);
     this.#journal.append(record);
+    this.#start.admission.recordUsage(record.cost_micros, record.prompt_tokens + record.completion_tokens);
     return record;
   }
 

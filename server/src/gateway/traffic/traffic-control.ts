@@ -1,0 +1,644 @@
+import { randomUUID } from 'node:crypto';
+import type { TrafficConfig } from '../../config/config.ts';
+import { AppError } from '../../errors/app-error.ts';
+import { costMicros } from '../../lib/money.ts';
+import type { KeyPrincipal } from '../../modules/keys/index.ts';
+import {
+  periodBounds,
+  type BudgetAlert,
+  type BudgetPeriod,
+  type BudgetRule,
+  type LimitRule,
+  type OrgTrafficPolicy,
+  type PeriodBounds,
+  type SpendOwner,
+  type TrafficSubject,
+} from '../../modules/traffic/index.ts';
+import type { CatalogModel, ModelCatalog } from '../model-catalog.ts';
+import type { Demand } from './demand.ts';
+import type { AdmitResult, BudgetCheck, SlotCheck, TrafficStore, WindowCheck, WindowState } from './traffic-store.ts';
+
+/** A threshold alert before it is stored. */
+export type NewBudgetAlert = Omit<BudgetAlert, 'id' | 'createdAt'>;
+
+/** Where traffic control reads its rules and the spend it cannot know by itself (modules/traffic's service). */
+export interface TrafficPolicySource {
+  loadOrgPolicy(orgId: string): Promise<OrgTrafficPolicy>;
+  /** The `traffic` cache epoch: moves whenever a limit, a budget or an organization's time zone changes. */
+  readEpoch(): Promise<number>;
+  /** Spend recorded in the usage records since `from` (epoch ms). */
+  sumSpend(owner: SpendOwner, from: number): Promise<number>;
+  /** Stores an alert unless it was raised already this period (on any instance); true when it is new. */
+  recordAlert(alert: NewBudgetAlert): Promise<boolean>;
+}
+
+export interface TrafficControlOptions {
+  readonly store: TrafficStore;
+  readonly source: TrafficPolicySource;
+  readonly config: TrafficConfig;
+  readonly now?: () => number;
+  /** A budget crossed one of its thresholds for the first time this period. */
+  readonly onAlert?: (alert: NewBudgetAlert) => void;
+  /** Reading the epoch, renewing leases or recording an alert failed (the request itself is not affected). */
+  readonly onBackgroundError?: (error: unknown, task: 'poll' | 'renew' | 'alert' | 'settle') => void;
+}
+
+/** A budget's spend and reservations now, and the period they belong to. */
+export interface BudgetFigures {
+  readonly spent: number;
+  readonly reserved: number;
+  readonly period: PeriodBounds;
+}
+
+/** The x-ratelimit-* figures of the tightest request and token windows that applied. */
+export interface RateLimitHeaders {
+  readonly requests?: { readonly limit: number; readonly remaining: number; readonly resetMs: number };
+  readonly tokens?: { readonly limit: number; readonly remaining: number; readonly resetMs: number };
+}
+
+/**
+ * What one admitted request holds: concurrency slots, budget reservations and the token estimate counted in its
+ * windows. `recordUsage` notes the true cost and tokens when the request is metered; `release` settles everything
+ * (once), whether the request succeeded, failed or was cut.
+ */
+export interface Admission {
+  readonly headers: RateLimitHeaders;
+  recordUsage(costMicros: number, tokens: number): void;
+  release(): void;
+}
+
+/** A limit or budget and whose it is, for error messages and alerts. */
+interface Holder {
+  /** Prefix of the state keys: `k:<key id>` for a key's own limits, `r:<rule id>` for a rule. */
+  readonly ref: string;
+  /** How an error names it: `this API key`, `team tm_…`, … */
+  readonly label: string;
+}
+
+interface BudgetHold {
+  readonly check: BudgetCheck;
+  readonly holder: Holder;
+  readonly owner: SpendOwner;
+  readonly orgId: string | null;
+  readonly subjectType: NewBudgetAlert['subjectType'];
+  readonly subjectId: string;
+  readonly period: PeriodBounds;
+  readonly periodKind: BudgetPeriod;
+  readonly thresholds: readonly number[];
+}
+
+interface WindowHold {
+  readonly check: WindowCheck;
+  readonly holder: Holder;
+  readonly unit: 'requests' | 'tokens';
+}
+
+interface SlotHold {
+  readonly check: SlotCheck;
+  readonly holder: Holder;
+}
+
+interface Plan {
+  readonly windows: WindowHold[];
+  readonly slots: SlotHold[];
+  readonly budgets: BudgetHold[];
+}
+
+const minuteMs = 60_000;
+/** Each admission tries again at most this often after seeding budgets (another seeding can race it once). */
+const maxSeedRounds = 3;
+
+const keyAlertThresholds: readonly number[] = [50, 80, 100];
+
+/** Admissions without any limit share this: nothing to settle. */
+export const unlimitedAdmission: Admission = { headers: {}, recordUsage: () => {}, release: () => {} };
+
+/**
+ * The one place AI Hub enforces rate limits, concurrency limits and budgets on gateway traffic. For each request it
+ * gathers the limits that apply (the key's own, and the rules of its user, team and organization, for every model or
+ * the one asked for), then admits it atomically through the shared store: every window has room, every concurrency
+ * limit a free slot, and every budget room for the request's worst-case cost, which is reserved. When the request
+ * ends, the true cost replaces the reservation and the token windows are corrected to the real usage.
+ *
+ * Rules are cached per organization and dropped when the `traffic` epoch moves (polled every `pollMs`), so changes
+ * made on any instance apply everywhere within about a second. A key's own limits arrive with its principal, which
+ * the key cache reloads the same way.
+ */
+export class TrafficControl {
+  readonly #store: TrafficStore;
+  readonly #source: TrafficPolicySource;
+  readonly #config: TrafficConfig;
+  readonly #now: () => number;
+  readonly #onAlert: (alert: NewBudgetAlert) => void;
+  readonly #onBackgroundError: NonNullable<TrafficControlOptions['onBackgroundError']>;
+  readonly #policies = new Map<string, OrgTrafficPolicy>();
+  readonly #loading = new Map<string, Promise<OrgTrafficPolicy>>();
+  /** Bumped whenever the cache is dropped; a load that straddles one is not cached. */
+  #generation = 0;
+  #epoch: number | undefined;
+  readonly #live = new Set<LiveAdmission>();
+  readonly #prices = new WeakMap<CatalogModel, WorstCasePrices>();
+  #pollTimer: NodeJS.Timeout | undefined;
+  #renewTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: TrafficControlOptions) {
+    this.#store = options.store;
+    this.#source = options.source;
+    this.#config = options.config;
+    this.#now = options.now ?? Date.now;
+    this.#onAlert = options.onAlert ?? (() => {});
+    this.#onBackgroundError = options.onBackgroundError ?? (() => {});
+  }
+
+  async start(): Promise<void> {
+    this.#epoch = await this.#source.readEpoch();
+    this.#pollTimer = setInterval(() => void this.poll(), this.#config.pollMs);
+    this.#pollTimer.unref();
+    this.#renewTimer = setInterval(() => void this.renewLeases(), Math.max(100, Math.floor(this.#config.leaseMs / 3)));
+    this.#renewTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#pollTimer);
+    clearInterval(this.#renewTimer);
+    await this.#store.close();
+  }
+
+  /** Drops cached rules when they changed anywhere; the timer calls it, and tests call it to skip the wait. */
+  async poll(): Promise<void> {
+    try {
+      const epoch = await this.#source.readEpoch();
+      if (epoch !== this.#epoch) {
+        this.#epoch = epoch;
+        this.invalidate();
+      }
+    } catch (error) {
+      this.#onBackgroundError(error, 'poll');
+    }
+  }
+
+  invalidate(): void {
+    this.#generation += 1;
+    this.#policies.clear();
+  }
+
+  /**
+   * Admits a request or throws 429 naming the limit it hit (with Retry-After when waiting helps). `model` is the
+   * model the demand names as the routing table resolves it, when it does.
+   */
+  async admit(
+    principal: KeyPrincipal,
+    demand: Demand,
+    table: ModelCatalog,
+    model: CatalogModel | undefined,
+  ): Promise<Admission> {
+    const policy = principal.orgId === null ? undefined : await this.#policyFor(principal.orgId);
+    const now = this.#now();
+    const plan = this.#plan(principal, policy, demand, table, model, now);
+    if (plan.windows.length === 0 && plan.slots.length === 0 && plan.budgets.length === 0) return unlimitedAdmission;
+    const ticket = randomUUID();
+    const request = {
+      ticket,
+      now,
+      leaseMs: this.#config.leaseMs,
+      windows: plan.windows.map((hold) => hold.check),
+      slots: plan.slots.map((hold) => hold.check),
+      budgets: plan.budgets.map((hold) => hold.check),
+    };
+    let result: AdmitResult = await this.#store.admit(request);
+    for (let round = 1; result.outcome === 'unseeded' && round <= maxSeedRounds; round += 1) {
+      await this.#seed(result.budgetIndexes.map((index) => plan.budgets[index] as BudgetHold));
+      result = await this.#store.admit(request);
+    }
+    if (result.outcome === 'unseeded') {
+      throw new AppError('service_unavailable', 'budget state could not be loaded; try again', {
+        retryAfterSeconds: 1,
+      });
+    }
+    if (result.outcome === 'refused') throw refusal(plan, result, demand, now);
+    const admission = new LiveAdmission(this, ticket, plan, now, headersFor(plan.windows, result.windows));
+    if (plan.slots.length > 0 || plan.budgets.length > 0) this.#live.add(admission);
+    return admission;
+  }
+
+  /** Extends the leases of long requests (streams) so that only a crashed instance's lapse. */
+  async renewLeases(): Promise<void> {
+    const now = this.#now();
+    const renewals: Promise<void>[] = [];
+    for (const admission of this.#live) {
+      if (now - admission.renewedAt < this.#config.leaseMs / 3) continue;
+      admission.renewedAt = now;
+      renewals.push(
+        this.#store.renew(
+          admission.ticket,
+          admission.slotKeys,
+          admission.plan.budgets.map((hold) => hold.check.key),
+          now,
+          this.#config.leaseMs,
+        ),
+      );
+    }
+    const results = await Promise.allSettled(renewals);
+    for (const result of results) if (result.status === 'rejected') this.#onBackgroundError(result.reason, 'renew');
+  }
+
+  /** Settles an admission: frees its slots, replaces reservations with the true cost, corrects token windows. */
+  async settle(admission: LiveAdmission, cost: number, tokens: number | undefined): Promise<void> {
+    this.#live.delete(admission);
+    const { plan, ticket } = admission;
+    const now = this.#now();
+    const corrections = [];
+    if (tokens !== undefined) {
+      for (const hold of plan.windows) {
+        if (hold.unit !== 'tokens' || tokens === hold.check.amount) continue;
+        corrections.push({
+          key: hold.check.key,
+          windowMs: hold.check.windowMs,
+          admittedAt: admission.admittedAt,
+          delta: tokens - hold.check.amount,
+        });
+      }
+    }
+    try {
+      const [spent] = await Promise.all([
+        plan.slots.length > 0 || plan.budgets.length > 0
+          ? this.#store.settle(
+              ticket,
+              admission.slotKeys,
+              plan.budgets.map((hold) => ({ key: hold.check.key, cost })),
+            )
+          : Promise.resolve([]),
+        corrections.length > 0 ? this.#store.correct(corrections, now) : Promise.resolve(),
+      ]);
+      if (cost > 0) this.#raiseAlerts(plan.budgets, spent, cost);
+    } catch (error) {
+      this.#onBackgroundError(error, 'settle');
+    }
+  }
+
+  /** A budget rule's live figures now (its spend read from the usage records when the store holds none yet). */
+  async ruleBudgetStatus(rule: BudgetRule): Promise<BudgetFigures> {
+    const period = periodBounds(rule.period, (await this.#policyFor(rule.orgId)).timeZone, this.#now());
+    return this.#budgetFigures(ruleBudgetKey(rule.id, rule.period, period), ownerOf(rule), period);
+  }
+
+  /** The same for a key's own budget. */
+  async keyBudgetStatus(keyId: string, orgId: string | null, budgetPeriod: BudgetPeriod): Promise<BudgetFigures> {
+    const timeZone = orgId === null ? 'UTC' : (await this.#policyFor(orgId)).timeZone;
+    const period = periodBounds(budgetPeriod, timeZone, this.#now());
+    return this.#budgetFigures(keyBudgetKey(keyId, budgetPeriod, period), { type: 'key', keyId }, period);
+  }
+
+  async #budgetFigures(key: string, owner: SpendOwner, period: PeriodBounds): Promise<BudgetFigures> {
+    const now = this.#now();
+    let state = await this.#store.readBudget(key, now);
+    if (!state) {
+      const spent = await this.#source.sumSpend(owner, period.start);
+      await this.#store.seedBudget(key, spent, ttlFor(period, now));
+      state = (await this.#store.readBudget(key, now)) ?? { spent, reserved: 0 };
+    }
+    return { ...state, period };
+  }
+
+  #raiseAlerts(budgets: readonly BudgetHold[], spentAfter: readonly (number | undefined)[], cost: number): void {
+    budgets.forEach((hold, index) => {
+      const spent = spentAfter[index];
+      if (spent === undefined) return;
+      const limit = hold.check.limit;
+      for (const threshold of hold.thresholds) {
+        const mark = (limit * threshold) / 100;
+        if (spent - cost >= mark || spent < mark) continue;
+        const alert: NewBudgetAlert = {
+          orgId: hold.orgId,
+          budgetRef: hold.holder.ref,
+          subjectType: hold.subjectType,
+          subjectId: hold.subjectId,
+          periodStart: hold.period.start,
+          threshold,
+          amountMicros: limit,
+          spentMicros: spent,
+        };
+        this.#source.recordAlert(alert).then(
+          (fresh) => {
+            if (fresh) this.#onAlert(alert);
+          },
+          (error: unknown) => this.#onBackgroundError(error, 'alert'),
+        );
+      }
+    });
+  }
+
+  async #seed(budgets: readonly BudgetHold[]): Promise<void> {
+    const now = this.#now();
+    await Promise.all(
+      budgets.map(async (hold) => {
+        const spent = await this.#source.sumSpend(hold.owner, hold.period.start);
+        await this.#store.seedBudget(hold.check.key, spent, ttlFor(hold.period, now));
+      }),
+    );
+  }
+
+  async #policyFor(orgId: string): Promise<OrgTrafficPolicy> {
+    const cached = this.#policies.get(orgId);
+    if (cached) return cached;
+    let pending = this.#loading.get(orgId);
+    if (!pending) {
+      const generation = this.#generation;
+      pending = this.#source
+        .loadOrgPolicy(orgId)
+        .then((policy) => {
+          if (this.#generation === generation) this.#policies.set(orgId, policy);
+          return policy;
+        })
+        .finally(() => this.#loading.delete(orgId));
+      this.#loading.set(orgId, pending);
+    }
+    return pending;
+  }
+
+  #plan(
+    principal: KeyPrincipal,
+    policy: OrgTrafficPolicy | undefined,
+    demand: Demand,
+    table: ModelCatalog,
+    model: CatalogModel | undefined,
+    now: number,
+  ): Plan {
+    const plan: Plan = { windows: [], slots: [], budgets: [] };
+    const tokens = demand.metered ? demand.promptTokens + (demand.maxOutputTokens ?? this.#config.defaultMaxTokens) : 0;
+    const limits = principal.limits;
+    const keyHolder: Holder = { ref: `k:${principal.keyId}`, label: 'this API key' };
+    addLimits(plan, keyHolder, limits.rpmLimit, limits.tpmLimit, limits.concurrencyLimit, tokens);
+    const timeZone = policy?.timeZone ?? 'UTC';
+    let reservation: number | undefined;
+    const reserve = (): number => (reservation ??= demand.metered ? this.#worstCaseCost(demand, table, model) : 0);
+    if (limits.budgetMicros !== null) {
+      const bounds = periodBounds(limits.budgetPeriod, timeZone, now);
+      plan.budgets.push({
+        check: {
+          key: keyBudgetKey(principal.keyId, limits.budgetPeriod, bounds),
+          limit: limits.budgetMicros,
+          amount: reserve(),
+          periodEndsAt: bounds.end,
+        },
+        holder: keyHolder,
+        owner: { type: 'key', keyId: principal.keyId },
+        orgId: principal.orgId,
+        subjectType: 'key',
+        subjectId: principal.keyId,
+        period: bounds,
+        periodKind: limits.budgetPeriod,
+        thresholds: keyAlertThresholds,
+      });
+    }
+    if (!policy) return plan;
+    for (const rule of policy.limits) {
+      if (!appliesTo(rule.subject, principal) || !modelMatches(rule, demand.model, model)) continue;
+      const holder: Holder = { ref: `r:${rule.id}`, label: labelOf(rule.subject, rule.model) };
+      addLimits(plan, holder, rule.rpmLimit, rule.tpmLimit, rule.concurrencyLimit, tokens);
+    }
+    for (const rule of policy.budgets) {
+      if (!appliesTo(rule.subject, principal)) continue;
+      const bounds = periodBounds(rule.period, timeZone, now);
+      plan.budgets.push({
+        check: {
+          key: ruleBudgetKey(rule.id, rule.period, bounds),
+          limit: rule.amountMicros,
+          amount: reserve(),
+          periodEndsAt: bounds.end,
+        },
+        holder: { ref: `r:${rule.id}`, label: labelOf(rule.subject, null) },
+        owner: ownerOf(rule),
+        orgId: rule.orgId,
+        subjectType: rule.subject.type,
+        subjectId: rule.subject.id,
+        period: bounds,
+        periodKind: rule.period,
+        thresholds: rule.alertThresholds,
+      });
+    }
+    return plan;
+  }
+
+  /**
+   * The most this request can cost: its token bound at the highest prices of every deployment of the model and of
+   * its fallback models (routing may land on any of them), plus the highest per-request fee.
+   */
+  #worstCaseCost(demand: Demand, table: ModelCatalog, model: CatalogModel | undefined): number {
+    if (!model) return 0;
+    let prices = this.#prices.get(model);
+    if (!prices) {
+      prices = worstCasePrices(model, table);
+      this.#prices.set(model, prices);
+    }
+    const output = demand.maxOutputTokens ?? this.#config.defaultMaxTokens;
+    return costMicros(
+      { prompt: demand.promptTokens, completion: output, cached: 0, requests: 1 },
+      { input: prices.input, output: prices.output, cachedInput: prices.input, perRequest: prices.perRequest },
+    );
+  }
+}
+
+/** An admitted request with something to settle. */
+class LiveAdmission implements Admission {
+  readonly #control: TrafficControl;
+  readonly ticket: string;
+  readonly plan: Plan;
+  readonly admittedAt: number;
+  readonly headers: RateLimitHeaders;
+  readonly slotKeys: readonly string[];
+  renewedAt: number;
+  #cost = 0;
+  #tokens: number | undefined;
+  #released = false;
+
+  constructor(control: TrafficControl, ticket: string, plan: Plan, admittedAt: number, headers: RateLimitHeaders) {
+    this.#control = control;
+    this.ticket = ticket;
+    this.plan = plan;
+    this.admittedAt = admittedAt;
+    this.renewedAt = admittedAt;
+    this.headers = headers;
+    this.slotKeys = plan.slots.map((hold) => hold.check.key);
+  }
+
+  recordUsage(cost: number, tokens: number): void {
+    this.#cost = cost;
+    this.#tokens = tokens;
+  }
+
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    void this.#control.settle(this, this.#cost, this.#tokens);
+  }
+}
+
+interface WorstCasePrices {
+  readonly input: number;
+  readonly output: number;
+  readonly perRequest: number;
+}
+
+function worstCasePrices(model: CatalogModel, table: ModelCatalog): WorstCasePrices {
+  const models = [model];
+  const { contextLength, contentPolicy, unavailable } = model.fallbacks;
+  for (const name of [contextLength, contentPolicy, ...unavailable]) {
+    const fallback = name === undefined ? undefined : table.resolve(name, model.orgId);
+    if (fallback) models.push(fallback);
+  }
+  let input = 0;
+  let output = 0;
+  let perRequest = 0;
+  for (const candidate of models) {
+    for (const pricing of [candidate.pricing, ...candidate.deployments.map((deployment) => deployment.pricing)]) {
+      input = Math.max(input, pricing.inputPerMillion, pricing.cachedInputPerMillion, pricing.cacheWritePerMillion);
+      output = Math.max(output, pricing.outputPerMillion);
+      perRequest = Math.max(perRequest, pricing.perRequest);
+    }
+  }
+  return { input, output, perRequest };
+}
+
+function addLimits(
+  plan: Plan,
+  holder: Holder,
+  rpm: number | null,
+  tpm: number | null,
+  concurrency: number | null,
+  tokens: number,
+): void {
+  if (rpm !== null) {
+    plan.windows.push({
+      check: { key: `${holder.ref}:rpm`, limit: rpm, amount: 1, windowMs: minuteMs },
+      holder,
+      unit: 'requests',
+    });
+  }
+  if (tpm !== null && tokens > 0) {
+    plan.windows.push({
+      check: { key: `${holder.ref}:tpm`, limit: tpm, amount: tokens, windowMs: minuteMs },
+      holder,
+      unit: 'tokens',
+    });
+  }
+  if (concurrency !== null) plan.slots.push({ check: { key: `${holder.ref}:conc`, limit: concurrency }, holder });
+}
+
+function appliesTo(subject: TrafficSubject, principal: KeyPrincipal): boolean {
+  switch (subject.type) {
+    case 'organization':
+      return subject.id === principal.orgId;
+    case 'team':
+      return subject.id === principal.teamId;
+    case 'user':
+      return subject.id === principal.userId;
+  }
+}
+
+/** A per-model rule applies to the model by any of its names, or to the name asked for when no model resolved. */
+function modelMatches(rule: LimitRule, requested: string | undefined, model: CatalogModel | undefined): boolean {
+  if (rule.model === null) return true;
+  if (model) return model.names.includes(rule.model);
+  return requested === rule.model;
+}
+
+function labelOf(subject: TrafficSubject, model: string | null): string {
+  const owner = subject.type === 'organization' ? 'the organization' : `${subject.type} ${subject.id}`;
+  return model === null ? owner : `${owner} (model ${model})`;
+}
+
+/** State keys of budgets name their period, so a new period (or a changed period kind) starts from its own spend. */
+function keyBudgetKey(keyId: string, period: BudgetPeriod, bounds: PeriodBounds): string {
+  return `k:${keyId}:${period}:b:${bounds.start}`;
+}
+
+function ruleBudgetKey(ruleId: string, period: BudgetPeriod, bounds: PeriodBounds): string {
+  return `r:${ruleId}:${period}:b:${bounds.start}`;
+}
+
+function ownerOf(rule: BudgetRule): SpendOwner {
+  switch (rule.subject.type) {
+    case 'organization':
+      return { type: 'organization', orgId: rule.orgId };
+    case 'team':
+      return { type: 'team', orgId: rule.orgId, teamId: rule.subject.id };
+    case 'user':
+      return { type: 'user', orgId: rule.orgId, userId: rule.subject.id };
+  }
+}
+
+/** Budget state lives a day past its period (a day for `total` budgets, renewed by use). */
+function ttlFor(period: PeriodBounds, now: number): number {
+  const day = 86_400_000;
+  return period.end === null ? 30 * day : Math.max(day, period.end - now + day);
+}
+
+function refusal(
+  plan: Plan,
+  result: Extract<AdmitResult, { outcome: 'refused' }>,
+  demand: Demand,
+  now: number,
+): AppError {
+  const retryAfterSeconds =
+    result.retryAfterMs === undefined ? undefined : Math.max(1, Math.ceil(result.retryAfterMs / 1000));
+  const retry = retryAfterSeconds === undefined ? '' : `; retry after ${retryAfterSeconds} s`;
+  switch (result.kind) {
+    case 'window': {
+      const hold = plan.windows[result.index] as WindowHold;
+      const { limit, amount } = hold.check;
+      if (amount > limit) {
+        return new AppError(
+          'rate_limit_exceeded',
+          `this request may use up to ${amount} tokens, more than the limit of ${limit} tokens per minute of ${hold.holder.label}; lower max_tokens or the prompt`,
+        );
+      }
+      return new AppError(
+        'rate_limit_exceeded',
+        `rate limit of ${hold.holder.label} reached: ${limit} ${hold.unit} per minute${retry}`,
+        retryAfterSeconds === undefined ? {} : { retryAfterSeconds },
+      );
+    }
+    case 'slot': {
+      const hold = plan.slots[result.index] as SlotHold;
+      return new AppError(
+        'rate_limit_exceeded',
+        `concurrency limit of ${hold.holder.label} reached: ${hold.check.limit} requests at once${retry}`,
+        { retryAfterSeconds: retryAfterSeconds ?? 1 },
+      );
+    }
+    case 'budget': {
+      const hold = plan.budgets[result.index] as BudgetHold;
+      const resets = hold.period.end === null ? '' : `; it resets at ${new Date(hold.period.end).toISOString()}`;
+      const needs = demand.metered ? ` (this request reserves up to ${hold.check.amount} micro-USD)` : '';
+      return new AppError(
+        'budget_exceeded',
+        `budget of ${hold.holder.label} exhausted: ${hold.check.limit} micro-USD ${periodNames[hold.periodKind]}${needs}${resets}`,
+        hold.period.end === null ? {} : { retryAfterSeconds: Math.max(1, Math.ceil((hold.period.end - now) / 1000)) },
+      );
+    }
+  }
+}
+
+const periodNames: Readonly<Record<BudgetPeriod, string>> = {
+  day: 'per day',
+  week: 'per week',
+  month: 'per month',
+  total: 'in all',
+};
+
+function headersFor(windows: readonly WindowHold[], states: readonly WindowState[]): RateLimitHeaders {
+  let requests: RateLimitHeaders['requests'];
+  let tokens: RateLimitHeaders['tokens'];
+  windows.forEach((hold, index) => {
+    const state = states[index];
+    if (!state) return;
+    const figures = { limit: hold.check.limit, remaining: state.remaining, resetMs: state.resetMs };
+    if (hold.unit === 'requests') {
+      if (!requests || figures.remaining < requests.remaining) requests = figures;
+    } else if (!tokens || figures.remaining < tokens.remaining) {
+      tokens = figures;
+    }
+  });
+  return { ...(requests ? { requests } : {}), ...(tokens ? { tokens } : {}) };
+}
