@@ -35,6 +35,7 @@ describe.each(testEngines)('organization settings on %s', (engine) => {
       allowed_providers: [],
       data_retention_days: 90,
       request_body_logging: false,
+      time_zone: 'UTC',
       sso: {
         enabled: false,
         issuer: null,
@@ -69,6 +70,7 @@ describe.each(testEngines)('organization settings on %s', (engine) => {
       allowed_providers: ['mock'],
       data_retention_days: 30,
       request_body_logging: true,
+      time_zone: 'UTC',
       sso: {
         enabled: true,
         issuer: 'https://login.example.com/tenant',

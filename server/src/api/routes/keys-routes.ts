@@ -2,15 +2,17 @@ import Type from 'typebox';
 import { AppError } from '../../errors/app-error.ts';
 import {
   defaultRotationGraceSeconds,
+  keyBudgetPeriods,
   keyScopes,
   keySortFields,
   maxAllowedModels,
   maxIpAllowlistEntries,
+  maxKeyConcurrencyLimit,
   maxRotationGraceSeconds,
   type KeySettingsInput,
   type KeySummary,
 } from '../../modules/keys/index.ts';
-import type { ApiRoutes } from '../api-context.ts';
+import type { ApiContext, ApiRoutes } from '../api-context.ts';
 import { toPage } from '../pagination.ts';
 import {
   NameSchema,
@@ -36,6 +38,10 @@ const ModelListSchema = Type.Array(Type.String({ minLength: 1, maxLength: 200 })
 const IpListSchema = Type.Array(Type.String({ maxLength: 64 }), { maxItems: maxIpAllowlistEntries });
 const PerMinuteSchema = Type.Integer({ minimum: 1, maximum: 2_147_483_647 });
 const BudgetSchema = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+const ConcurrencySchema = Type.Integer({ minimum: 1, maximum: maxKeyConcurrencyLimit });
+const BudgetPeriodSchema = Type.Enum([...keyBudgetPeriods], {
+  description: "What budget_micros covers: a day, an ISO week or a month in the organization's time zone, or total",
+});
 
 /** The settings both creation and PATCH take; all optional, `null` clears. */
 const settingsFields = {
@@ -45,9 +51,15 @@ const settingsFields = {
     nullable(IpListSchema, 'IPv4/IPv6 addresses or CIDR ranges the key may be used from; null for anywhere'),
   ),
   expires_at: Type.Optional(nullable(Timestamp, 'When the key stops working (must be in the future); null: never')),
-  rpm_limit: Type.Optional(nullable(PerMinuteSchema, 'Requests per minute (enforced once traffic control lands)')),
-  tpm_limit: Type.Optional(nullable(PerMinuteSchema, 'Tokens per minute (enforced once traffic control lands)')),
-  budget_micros: Type.Optional(nullable(BudgetSchema, 'Spending cap in micro-USD (enforced once budgets land)')),
+  rpm_limit: Type.Optional(nullable(PerMinuteSchema, 'Requests per minute; null: no limit of its own')),
+  tpm_limit: Type.Optional(nullable(PerMinuteSchema, 'Tokens per minute; null: no limit of its own')),
+  concurrency_limit: Type.Optional(
+    nullable(ConcurrencySchema, 'Requests in flight at once; null: no limit of its own'),
+  ),
+  budget_micros: Type.Optional(
+    nullable(BudgetSchema, 'Spending cap in micro-USD over budget_period; null: no budget of its own'),
+  ),
+  budget_period: Type.Optional(BudgetPeriodSchema),
 };
 
 const CreateKeyBodySchema = Type.Object(
@@ -109,7 +121,18 @@ const keyFields = {
   ip_allowlist: nullable(Type.Array(Type.String())),
   rpm_limit: nullable(Type.Integer()),
   tpm_limit: nullable(Type.Integer()),
+  concurrency_limit: nullable(Type.Integer()),
   budget_micros: nullable(Type.Integer()),
+  budget_period: BudgetPeriodSchema,
+  budget_spent_micros: Type.Optional(
+    nullable(Type.Integer(), "Spent in the budget's current period; null without a budget. Single-key answers only"),
+  ),
+  budget_reserved_micros: Type.Optional(
+    nullable(Type.Integer(), 'Held for requests still in flight; null without a budget. Single-key answers only'),
+  ),
+  budget_resets_at: Type.Optional(
+    nullable(Timestamp, 'When the period ends; null without a budget or for a total one. Single-key answers only'),
+  ),
   expires_at: nullable(Timestamp),
   revoked_at: nullable(Timestamp),
   last_used_at: nullable(Timestamp, 'Updated in batches, a few seconds behind traffic'),
@@ -159,7 +182,7 @@ export const registerKeyRoutes: ApiRoutes = (api, context) => {
         teamId: body.team_id,
         userId: body.user_id,
       });
-      return reply.code(201).send({ ...presentKey(created.key), secret: created.secret });
+      return reply.code(201).send({ ...(await presentKeyWithBudget(context, created.key)), secret: created.secret });
     },
   );
 
@@ -201,7 +224,7 @@ export const registerKeyRoutes: ApiRoutes = (api, context) => {
     async (request) => {
       const { org_id: orgId, key_id: keyId } = request.params as KeyParams;
       const scope = await context.authorizer.authorize(request.actor, orgId, 'keys.read.own');
-      return presentKey(await context.keys.getInOrg(scope, keyId));
+      return presentKeyWithBudget(context, await context.keys.getInOrg(scope, keyId));
     },
   );
 
@@ -224,7 +247,7 @@ export const registerKeyRoutes: ApiRoutes = (api, context) => {
         ...readSettings(body),
         ...(body.name === undefined ? {} : { name: body.name }),
       });
-      return presentKey(updated);
+      return presentKeyWithBudget(context, updated);
     },
   );
 
@@ -283,7 +306,9 @@ function readSettings(body: CreateKeyBody | UpdateKeyBody): KeySettingsInput {
     expiresAt: body.expires_at === undefined || body.expires_at === null ? body.expires_at : readTime(body.expires_at),
     rpmLimit: body.rpm_limit,
     tpmLimit: body.tpm_limit,
+    concurrencyLimit: body.concurrency_limit,
     budgetMicros: body.budget_micros,
+    budgetPeriod: body.budget_period,
   };
 }
 
@@ -311,12 +336,28 @@ function presentKey(key: KeySummary) {
     ip_allowlist: key.ipAllowlist,
     rpm_limit: key.rpmLimit,
     tpm_limit: key.tpmLimit,
+    concurrency_limit: key.concurrencyLimit,
     budget_micros: key.budgetMicros,
+    budget_period: key.budgetPeriod,
     expires_at: isoTime(key.expiresAt),
     revoked_at: isoTime(key.revokedAt),
     last_used_at: isoTime(key.lastUsedAt),
     rotated_from: key.rotatedFrom,
     created_at: new Date(key.createdAt).toISOString(),
     updated_at: isoTime(key.updatedAt),
+  };
+}
+
+/**
+ * A key with its budget's live figures. Lists leave them out: each one is a read of the shared traffic state (and,
+ * cold, a sum over the usage records), too much for a page of fifty keys.
+ */
+async function presentKeyWithBudget(context: ApiContext, key: KeySummary) {
+  const status = await context.traffic.keyBudgetStatus(key);
+  return {
+    ...presentKey(key),
+    budget_spent_micros: status?.spentMicros ?? null,
+    budget_reserved_micros: status?.reservedMicros ?? null,
+    budget_resets_at: status === undefined ? null : isoTime(status.resetsAt),
   };
 }

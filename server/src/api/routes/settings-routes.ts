@@ -22,6 +22,7 @@ export const SettingsSchema = Type.Object({
   allowed_providers: Type.Array(Type.String(), { description: 'Empty means every configured provider' }),
   data_retention_days: Type.Integer(),
   request_body_logging: Type.Boolean(),
+  time_zone: Type.String({ description: 'IANA time zone in which budget days, weeks and months begin' }),
   sso: Type.Object({
     enabled: Type.Boolean(),
     issuer: Type.Union([Type.String(), Type.Null()]),
@@ -39,6 +40,9 @@ const SettingsUpdateSchema = Type.Object(
     allowed_providers: Type.Optional(NamesSchema),
     data_retention_days: Type.Optional(Type.Integer({ minimum: 1, maximum: maxDataRetentionDays })),
     request_body_logging: Type.Optional(Type.Boolean()),
+    time_zone: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 64, description: 'An IANA time zone name such as Europe/Berlin' }),
+    ),
     sso: Type.Optional(
       Type.Object(
         {
@@ -70,6 +74,7 @@ export function presentSettings(settings: OrgSettings): SettingsBody {
     allowed_providers: [...settings.allowedProviders],
     data_retention_days: settings.dataRetentionDays,
     request_body_logging: settings.requestBodyLogging,
+    time_zone: settings.timeZone,
     sso: {
       enabled: settings.sso.enabled,
       issuer: settings.sso.issuer,
@@ -88,6 +93,7 @@ function readPatch(body: SettingsUpdate): SettingsPatch {
     ...(body.allowed_providers === undefined ? {} : { allowedProviders: body.allowed_providers }),
     ...(body.data_retention_days === undefined ? {} : { dataRetentionDays: body.data_retention_days }),
     ...(body.request_body_logging === undefined ? {} : { requestBodyLogging: body.request_body_logging }),
+    ...(body.time_zone === undefined ? {} : { timeZone: body.time_zone }),
     ...(sso === undefined
       ? {}
       : {

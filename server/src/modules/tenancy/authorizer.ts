@@ -119,6 +119,11 @@ export class Authorizer implements KeyAccessRules {
     return key.userId === scope.actor.userId || this.mayReadAllKeys(scope);
   }
 
+  /** Whether the caller sees other members' limits, budgets and alerts (the traffic module's TrafficAccessRules). */
+  mayReadAllTraffic(scope: OrgScope): boolean {
+    return scope.actor.platformRole === 'admin' || orgRoleAllows('traffic.read.all', scope.role);
+  }
+
   /** Whether a member with `role` may keep working keys; moving a member to a role without it revokes them. */
   mayHoldKeys(role: OrgRole): boolean {
     return orgRoleAllows('keys.hold', role);

@@ -1,4 +1,5 @@
 import type { OrgRole } from '../../db/schema.ts';
+import { defaultTimeZone, isValidTimeZone } from '../traffic/index.ts';
 
 /** Roles new SSO users may receive; ownership only ever moves by transfer. */
 export type SsoDefaultRole = Exclude<OrgRole, 'owner'>;
@@ -24,6 +25,8 @@ export interface OrgSettings {
   readonly dataRetentionDays: number;
   /** Whether request and response bodies are written to the request log. Off unless an admin turns it on. */
   readonly requestBodyLogging: boolean;
+  /** IANA zone in which budget days, weeks and months begin (read by traffic control). */
+  readonly timeZone: string;
   readonly sso: SsoSettings;
 }
 
@@ -35,6 +38,7 @@ export const defaultOrgSettings: OrgSettings = {
   allowedProviders: [],
   dataRetentionDays: defaultDataRetentionDays,
   requestBodyLogging: false,
+  timeZone: defaultTimeZone,
   sso: {
     enabled: false,
     issuer: null,
@@ -51,6 +55,7 @@ interface StoredSettings {
   allowed_providers?: unknown;
   data_retention_days?: unknown;
   request_body_logging?: unknown;
+  time_zone?: unknown;
   sso?: {
     enabled?: unknown;
     issuer?: unknown;
@@ -82,6 +87,8 @@ export function parseOrgSettings(text: string): OrgSettings {
       typeof stored.data_retention_days === 'number' ? stored.data_retention_days : defaults.dataRetentionDays,
     requestBodyLogging:
       typeof stored.request_body_logging === 'boolean' ? stored.request_body_logging : defaults.requestBodyLogging,
+    timeZone:
+      typeof stored.time_zone === 'string' && isValidTimeZone(stored.time_zone) ? stored.time_zone : defaults.timeZone,
     sso: {
       enabled: typeof sso.enabled === 'boolean' ? sso.enabled : defaults.sso.enabled,
       issuer: typeof sso.issuer === 'string' ? sso.issuer : null,
@@ -99,6 +106,7 @@ export function serializeOrgSettings(settings: OrgSettings): string {
     allowed_providers: settings.allowedProviders,
     data_retention_days: settings.dataRetentionDays,
     request_body_logging: settings.requestBodyLogging,
+    time_zone: settings.timeZone,
     sso: {
       enabled: settings.sso.enabled,
       issuer: settings.sso.issuer,

@@ -73,6 +73,16 @@ export const permissions = {
     description: "Add, change and remove the organization's own providers, their keys, and models",
     orgRoles: managers,
   },
+  'traffic.read': {
+    description: 'See rate limits and budgets of the organization, its teams and your own, and their alerts',
+    orgRoles: everyone,
+  },
+  'traffic.read.all': {
+    description: "See other members' rate limits, budgets and budget alerts",
+    orgRoles: ['owner', 'admin', 'billing'],
+  },
+  'limits.manage': { description: 'Add, change and remove rate and concurrency limits', orgRoles: managers },
+  'budgets.manage': { description: 'Add, change and remove budgets', orgRoles: ['owner', 'admin', 'billing'] },
   'audit.read': { description: 'Read the audit log', orgRoles: managers },
   'billing.read': { description: 'See usage, costs and invoices', orgRoles: ['owner', 'admin', 'billing'] },
 } as const satisfies Record<string, Permission>;

@@ -2,6 +2,7 @@ import type { Database } from '../../db/database.ts';
 import { AppError } from '../../errors/app-error.ts';
 import type { SecretBox } from '../../lib/secret-box.ts';
 import { recordAuditEvent } from '../audit/index.ts';
+import { bumpTrafficEpochWithin, isValidTimeZone } from '../traffic/index.ts';
 import type { OrgScope } from './authorizer.ts';
 import { OrganizationRepository } from './organization-repository.ts';
 import { findOrganization } from './organization-service.ts';
@@ -19,6 +20,8 @@ export interface SettingsPatch {
   readonly allowedProviders?: readonly string[];
   readonly dataRetentionDays?: number;
   readonly requestBodyLogging?: boolean;
+  /** An IANA zone name; a name this runtime does not know is a 400 naming `time_zone`. */
+  readonly timeZone?: string;
   readonly sso?: {
     readonly enabled?: boolean;
     readonly issuer?: string | null;
@@ -89,6 +92,8 @@ export class SettingsService {
       const after = this.#apply(scope, before, patch);
       await organizations.writeSettings(scope, serializeOrgSettings(after), now);
       await this.#registry?.bumpEpoch(transaction);
+      // Budget periods begin in this zone: every instance reloads the organization's traffic policy.
+      if (after.timeZone !== before.timeZone) await bumpTrafficEpochWithin(transaction);
       await recordAuditEvent(
         transaction,
         {
@@ -114,12 +119,18 @@ export class SettingsService {
       clientSecretSealed = this.#secretBox.encrypt(ssoPatch.clientSecret, ssoSecretContext(scope.orgId));
     }
     const issuer = ssoPatch.issuer === undefined ? current.sso.issuer : ssoPatch.issuer;
+    if (patch.timeZone !== undefined && !isValidTimeZone(patch.timeZone)) {
+      throw new AppError('invalid_request', 'time_zone must be an IANA time zone name such as Europe/Berlin', {
+        param: 'time_zone',
+      });
+    }
     if (issuer !== null) checkIssuer(issuer);
     const next: OrgSettings = {
       defaultModels: unique(patch.defaultModels ?? current.defaultModels),
       allowedProviders: unique(patch.allowedProviders ?? current.allowedProviders),
       dataRetentionDays: patch.dataRetentionDays ?? current.dataRetentionDays,
       requestBodyLogging: patch.requestBodyLogging ?? current.requestBodyLogging,
+      timeZone: patch.timeZone ?? current.timeZone,
       sso: {
         enabled: ssoPatch.enabled ?? current.sso.enabled,
         issuer,
@@ -209,6 +220,7 @@ function auditSnapshot(settings: OrgSettings): Record<string, unknown> {
     allowed_providers: settings.allowedProviders,
     data_retention_days: settings.dataRetentionDays,
     request_body_logging: settings.requestBodyLogging,
+    time_zone: settings.timeZone,
     sso: {
       enabled: settings.sso.enabled,
       issuer: settings.sso.issuer,
