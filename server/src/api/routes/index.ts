@@ -6,6 +6,7 @@ import { registerOrganizationRegistryRoutes, registerPlatformRegistryRoutes } fr
 import { registerRoutingRoutes } from './routing-routes.ts';
 import { registerSsoRoutes } from './sso-routes.ts';
 import { tenancyRoutes } from './tenancy-routes.ts';
+import { registerTrafficRoutes } from './traffic-routes.ts';
 import { registerUserRoutes } from './users-routes.ts';
 
 /** Every management route group, registered in this order under /api/v1. */
@@ -19,4 +20,5 @@ export const managementRoutes: readonly ApiRoutes[] = [
   registerPlatformRegistryRoutes,
   registerOrganizationRegistryRoutes,
   registerRoutingRoutes,
+  registerTrafficRoutes,
 ];
