@@ -38,9 +38,11 @@ export interface FallbackTrafficStoreOptions {
  *   `n` where the limit is below `n`);
  * - budget limits become `floor(limit / n)`, and a budget seeded meanwhile starts at `ceil(spent / n)`, so each
  *   instance may spend a share of what remains;
- * - what the local store reports is scaled back by `n` (window remaining, budget spent and reserved, settled spend):
- *   an estimate of the whole, on the assumption that the instances spend alike, so that callers comparing it with
- *   the full limit (headers, alerts) stay meaningful.
+ * - a window's remaining units are reported times `n` (at most the limit): an estimate of the whole, for the headers;
+ * - a budget's spend is reported as the spend it was seeded with plus this instance's costs since (a lower bound of
+ *   the whole, exact for one instance), so that it grows by exactly each settled cost and callers that detect an
+ *   alert threshold being crossed by `spent - cost < mark <= spent` still see the crossing; reserved is this
+ *   instance's.
  *
  * The local store is cleared when an outage begins, so budgets are seeded afresh from the database rather than from a
  * spend that went stale while Redis was up. Nothing is replayed to the primary after it recovers: admissions taken
@@ -56,6 +58,8 @@ export class FallbackTrafficStore implements TrafficStore {
   readonly #now: () => number;
   readonly #onFallback: (error: unknown) => void;
   readonly #onRecover: () => void;
+  /** Per budget seeded during this outage: the seeded spend less the local store's share of it. */
+  readonly #seedOffsets = new Map<string, number>();
   #inFallback = false;
   /** While in fallback: when the next call may try the primary. */
   #nextProbeAt = 0;
@@ -103,7 +107,7 @@ export class FallbackTrafficStore implements TrafficStore {
         remaining: Math.min(request.windows[index]!.limit, state.remaining * share),
         resetMs: state.resetMs,
       })),
-      budgets: result.budgets.map((state) => scaleBudget(state, share)),
+      budgets: result.budgets.map((state, index) => this.#reported(request.budgets[index]!.key, state)),
     };
   }
 
@@ -118,7 +122,10 @@ export class FallbackTrafficStore implements TrafficStore {
         this.#failed(error);
       }
     }
-    await this.#local.seedBudget(key, Math.ceil(spent / this.#share()), ttlMs);
+    const localSpent = Math.ceil(spent / this.#share());
+    // The first seeder wins, in the local store as in Redis; so does its offset.
+    if (!this.#local.holdsBudget(key)) this.#seedOffsets.set(key, spent - localSpent);
+    await this.#local.seedBudget(key, localSpent, ttlMs);
   }
 
   async settle(
@@ -137,9 +144,8 @@ export class FallbackTrafficStore implements TrafficStore {
       }
     }
     // Costs are not divided: each instance spends real money against its share of the limit.
-    const share = this.#share();
     const spent = await this.#local.settle(ticket, slotKeys, budgets);
-    return share === 1 ? spent : spent.map((value) => (value === undefined ? undefined : value * share));
+    return spent.map((value, index) => (value === undefined ? undefined : value + this.#offset(budgets[index]!.key)));
   }
 
   async correct(corrections: readonly WindowCorrection[], now: number): Promise<void> {
@@ -188,7 +194,7 @@ export class FallbackTrafficStore implements TrafficStore {
       }
     }
     const state = await this.#local.readBudget(key, now);
-    return state === undefined ? undefined : scaleBudget(state, this.#share());
+    return state === undefined ? undefined : this.#reported(key, state);
   }
 
   async close(): Promise<void> {
@@ -220,7 +226,17 @@ export class FallbackTrafficStore implements TrafficStore {
     if (this.#inFallback) return;
     this.#inFallback = true;
     this.#local.clear();
+    this.#seedOffsets.clear();
     notify(this.#onFallback, error);
+  }
+
+  #offset(key: string): number {
+    return this.#seedOffsets.get(key) ?? 0;
+  }
+
+  #reported(key: string, state: BudgetState): BudgetState {
+    const offset = this.#offset(key);
+    return offset === 0 ? state : { spent: state.spent + offset, reserved: state.reserved };
   }
 
   #share(): number {
@@ -231,10 +247,6 @@ export class FallbackTrafficStore implements TrafficStore {
 
 function divideCount(limit: number, share: number): number {
   return limit < 1 ? limit : Math.max(1, Math.floor(limit / share));
-}
-
-function scaleBudget(state: BudgetState, share: number): BudgetState {
-  return share === 1 ? state : { spent: state.spent * share, reserved: state.reserved * share };
 }
 
 /** A listener that throws must not turn Redis trouble into a failed request. */

@@ -246,6 +246,11 @@ export class MemoryTrafficStore implements TrafficStore {
     return { spent: entry.spent, reserved: entry.reserved };
   }
 
+  /** Whether the store holds a spend for the budget (what `admit` would not call unseeded). */
+  holdsBudget(key: string): boolean {
+    return this.#liveBudget(key, this.#clock()) !== undefined;
+  }
+
   /** Forgets everything (the fallback store starts each outage afresh, so no stale spend outlives one). */
   clear(): void {
     this.#windows.clear();

@@ -56,6 +56,27 @@ describe('RedisTrafficStore', () => {
     await store.close();
   });
 
+  it('counts a fraction as the next whole unit', async () => {
+    const store = new RedisTrafficStore({ url: redisUrl, prefix: `${filePrefix}fraction:` });
+    await store.ready();
+    await store.seedBudget('budget', 0.5, 10_000);
+    const result = await store.admit({
+      ticket: 'a',
+      now: start,
+      leaseMs: 1_000,
+      windows: [{ key: 'tpm', limit: 10, amount: 2.5, windowMs: 60_000 }],
+      slots: [],
+      budgets: [{ key: 'budget', limit: 1000, amount: 4.2, periodEndsAt: null }],
+    });
+    expect(result).toEqual({
+      outcome: 'admitted',
+      windows: [{ remaining: 7, resetMs: 60_000 }],
+      budgets: [{ spent: 1, reserved: 5 }],
+    });
+    expect(await store.settle('a', [], [{ key: 'budget', cost: 0.1 }])).toEqual([2]);
+    await store.close();
+  });
+
   it('loads its scripts again after Redis forgot them', async () => {
     const store = new RedisTrafficStore({ url: redisUrl, prefix: `${filePrefix}reload:` });
     await store.ready();

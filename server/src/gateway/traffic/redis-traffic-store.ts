@@ -34,7 +34,7 @@ const keyTtlMarginMs = 1000;
  * - `b:<key>`: a budget, a hash of `spent`, `reserved` (the sum of the reservations) and `t:<ticket>` → amount.
  * - `bl:<key>`: the budget's reservation leases, a sorted set of ticket scored by lapse; it lives as long as `b:`.
  *
- * Amounts, limits, costs and deltas are whole numbers (HINCRBY). Times are the callers' `now`, never Redis's clock:
+ * Amounts, costs and deltas are counted as whole numbers (HINCRBY is exact; see `whole`). Times are the callers' `now`, never Redis's clock:
  * tests drive a clock of their own, and the instances' clocks are assumed synchronized (NTP); Redis's clock only
  * expires keys, which is garbage collection.
  */
@@ -309,6 +309,14 @@ const scripts = {
   readBudget: script(readBudgetScript),
 };
 
+/**
+ * Units and micro-USD are whole numbers; a fraction is rounded up here (rather than failing in HINCRBY, which would
+ * look like an outage to the fallback store).
+ */
+function whole(value: number): number {
+  return Math.ceil(value);
+}
+
 const refusalKinds = ['window', 'slot', 'budget'] as const;
 
 /**
@@ -370,7 +378,7 @@ export class RedisTrafficStore implements TrafficStore {
     ];
     for (const check of windows) {
       keys.push(this.#windowKey(check.key));
-      args.push(check.limit, check.amount, check.windowMs);
+      args.push(check.limit, whole(check.amount), check.windowMs);
     }
     for (const check of slots) {
       keys.push(this.#slotKey(check.key));
@@ -378,7 +386,7 @@ export class RedisTrafficStore implements TrafficStore {
     }
     for (const check of budgets) {
       keys.push(this.#budgetKey(check.key), this.#leasesKey(check.key));
-      args.push(check.limit, check.amount);
+      args.push(check.limit, whole(check.amount));
     }
     const reply = (await this.#run(scripts.admit, keys, args)) as number[];
     const outcome = reply[0];
@@ -406,7 +414,7 @@ export class RedisTrafficStore implements TrafficStore {
 
   async seedBudget(key: string, spent: number, ttlMs: number): Promise<void> {
     const ttl = Math.max(1, Math.ceil(ttlMs));
-    await this.#run(scripts.seed, [this.#budgetKey(key), this.#leasesKey(key)], [spent, ttl]);
+    await this.#run(scripts.seed, [this.#budgetKey(key), this.#leasesKey(key)], [whole(spent), ttl]);
   }
 
   async settle(
@@ -418,7 +426,7 @@ export class RedisTrafficStore implements TrafficStore {
     const args: (string | number)[] = [ticket, slotKeys.length];
     for (const settlement of budgets) {
       keys.push(this.#budgetKey(settlement.key), this.#leasesKey(settlement.key));
-      args.push(settlement.cost);
+      args.push(whole(settlement.cost));
     }
     const reply = (await this.#run(scripts.settle, keys, args)) as (number | null)[];
     const spent: (number | undefined)[] = new Array<number | undefined>(budgets.length);
@@ -432,7 +440,7 @@ export class RedisTrafficStore implements TrafficStore {
     const args: number[] = [now];
     for (const correction of corrections) {
       keys.push(this.#windowKey(correction.key));
-      args.push(correction.windowMs, correction.admittedAt, correction.delta);
+      args.push(correction.windowMs, correction.admittedAt, Math.round(correction.delta));
     }
     await this.#run(scripts.correct, keys, args);
   }

@@ -13,7 +13,7 @@
 export interface WindowCheck {
   readonly key: string;
   readonly limit: number;
-  /** Units this request takes (1 for requests; the token estimate for tokens). Never negative. */
+  /** Units this request takes (1 for requests; the token estimate for tokens). A whole number, never negative. */
   readonly amount: number;
   readonly windowMs: number;
 }
@@ -34,7 +34,10 @@ export interface BudgetCheck {
   readonly limit: number;
   /** The worst-case cost reserved for this request, in micro-USD. */
   readonly amount: number;
-  /** When the budget's period ends (epoch ms), or null for a budget without periods: how long to keep the state. */
+  /**
+   * When the budget's period ends (epoch ms), or null for a budget without periods. The stores keep a budget's state
+   * as long as `seedBudget`'s ttlMs says (which callers derive from this); they do not read it themselves.
+   */
   readonly periodEndsAt: number | null;
 }
 
@@ -122,7 +125,13 @@ export interface TrafficStore {
   /** Corrects token windows once the true usage is known. */
   correct(corrections: readonly WindowCorrection[], now: number): Promise<void>;
   /** Extends the lease of a long request's slots and reservations (a stream that runs for minutes). */
-  renew(ticket: string, slotKeys: readonly string[], budgetKeys: readonly string[], now: number, leaseMs: number): Promise<void>;
+  renew(
+    ticket: string,
+    slotKeys: readonly string[],
+    budgetKeys: readonly string[],
+    now: number,
+    leaseMs: number,
+  ): Promise<void>;
   /** A budget's current state, or undefined when the store holds none for it. */
   readBudget(key: string, now: number): Promise<BudgetState | undefined>;
   close(): Promise<void>;
