@@ -35,6 +35,9 @@ interface OrgWorld {
   readonly providerId: string;
   readonly credentialId: string;
   readonly modelName: string;
+  /** A limit and a budget of the team (every member may read those). */
+  readonly limitId: string;
+  readonly budgetId: string;
   /** What only this organization's members may ever see: its names, its people's emails, its key prefix. */
   readonly secrets: readonly string[];
 }
@@ -156,6 +159,23 @@ const routeRules: Readonly<Record<string, RouteRule>> = {
   'GET /api/v1/models/{model_name}': platformRegistry(),
   'PATCH /api/v1/models/{model_name}': platformRegistry(() => ({ strategy: 'lowest-cost' })),
   'DELETE /api/v1/models/{model_name}': platformRegistry(),
+  [`GET ${organization}/limits`]: requires('traffic.read'),
+  [`POST ${organization}/limits`]: requires('limits.manage', {
+    body: (world) => ({ subject: { type: 'organization', id: world.orgId }, rpm_limit: 10 }),
+  }),
+  [`GET ${organization}/limits/{limit_id}`]: requires('traffic.read'),
+  [`PATCH ${organization}/limits/{limit_id}`]: requires('limits.manage', { body: () => ({ tpm_limit: 5000 }) }),
+  [`DELETE ${organization}/limits/{limit_id}`]: requires('limits.manage'),
+  [`GET ${organization}/budgets`]: requires('traffic.read'),
+  [`POST ${organization}/budgets`]: requires('budgets.manage', {
+    body: (world) => ({ subject: { type: 'organization', id: world.orgId }, amount_micros: 1000, period: 'month' }),
+  }),
+  [`GET ${organization}/budgets/{budget_id}`]: requires('traffic.read'),
+  [`PATCH ${organization}/budgets/{budget_id}`]: requires('budgets.manage', {
+    body: () => ({ amount_micros: 2000 }),
+  }),
+  [`DELETE ${organization}/budgets/{budget_id}`]: requires('budgets.manage'),
+  [`GET ${organization}/budget-alerts`]: requires('traffic.read'),
   [`GET ${organization}/audit-events`]: requires('audit.read'),
   'GET /api/v1/audit-events': requires('audit.read'),
   'GET /api/v1/sso/{org_id}/login': { kind: 'public' },
@@ -177,6 +197,8 @@ const parameterValues: Readonly<Record<string, (world: OrgWorld) => string>> = {
   provider_id: (world) => world.providerId,
   credential_id: (world) => world.credentialId,
   model_name: (world) => world.modelName,
+  limit_id: (world) => world.limitId,
+  budget_id: (world) => world.budgetId,
 };
 
 const missingOrgId = 'org_matrix_does_not_exist';
@@ -292,11 +314,21 @@ async function seedOrganization(testApp: TestApp): Promise<OrgWorld> {
     201,
     'creating the model',
   );
+  const limit = await callApi(testApp, owner, 'POST', `${base}/limits`, {
+    body: { subject: { type: 'team', id: teamId }, rpm_limit: 60 },
+  });
+  expectStatus(limit, 201, 'creating the limit');
+  const budget = await callApi(testApp, owner, 'POST', `${base}/budgets`, {
+    body: { subject: { type: 'team', id: teamId }, amount_micros: 5_000_000, period: 'day' },
+  });
+  expectStatus(budget, 201, 'creating the budget');
   return {
     orgId,
     roles,
     subject,
     teamId,
+    limitId: limit.json<{ id: string }>().id,
+    budgetId: budget.json<{ id: string }>().id,
     keyId,
     invitationId: invitation.json<{ id: string }>().id,
     providerId,
@@ -341,6 +373,8 @@ async function snapshotOrganization(testApp: TestApp, orgId: string): Promise<un
       .where('providers.org_id', '=', orgId)
       .orderBy('provider_credentials.pk')
       .execute(),
+    db.selectFrom('traffic_limits').selectAll().where('org_id', '=', orgId).orderBy('id').execute(),
+    db.selectFrom('budgets').selectAll().where('org_id', '=', orgId).orderBy('id').execute(),
   ]);
 }
 
