@@ -7,7 +7,7 @@ import type { BudgetRule, LimitRule, OrgTrafficPolicy, SpendOwner } from '../../
 import { ModelCatalog } from '../model-catalog.ts';
 import type { Demand } from './demand.ts';
 import { MemoryTrafficStore } from './memory-traffic-store.ts';
-import { TrafficControl, type NewBudgetAlert, type TrafficPolicySource } from './traffic-control.ts';
+import { TrafficControl, type Admission, type NewBudgetAlert, type TrafficPolicySource } from './traffic-control.ts';
 
 const price = (input: number, output: number, perRequest = 0): ModelPricing => ({
   inputPerMillion: input * 1_000_000,
@@ -99,11 +99,8 @@ interface Harness {
   raised: NewBudgetAlert[];
   loads: { count: number };
   epoch: { value: number };
-  admit(
-    who?: KeyPrincipal,
-    what?: Demand,
-  ): Promise<ReturnType<TrafficControl['admit']> extends Promise<infer A> ? A : never>;
-  refusal(who?: KeyPrincipal, what?: Demand): Promise<AppError>;
+  admit: (who?: KeyPrincipal, what?: Demand) => Promise<Admission>;
+  refusal: (who?: KeyPrincipal, what?: Demand) => Promise<AppError>;
 }
 
 function harness(): Harness {
