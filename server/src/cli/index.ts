@@ -93,6 +93,11 @@ export async function runCli(argv: readonly string[], output: (line: string) => 
     .option('--team <id>', 'make it a key of this team (in the organization)')
     .option('--scopes <scopes>', `comma-separated scopes: ${keyScopes.join(', ')} (default: chat,embeddings,models)`)
     .option('--ip-allowlist <entries>', 'comma-separated IPs or CIDR ranges the key may be used from (default: any)')
+    .option('--rpm <requests>', 'requests per minute (default: no limit)')
+    .option('--tpm <tokens>', 'tokens per minute (default: no limit)')
+    .option('--concurrency <requests>', 'requests at once (default: no limit)')
+    .option('--budget-micros <amount>', 'spending cap in micro-USD (default: none)')
+    .option('--budget-period <period>', 'what the budget covers: day, week, month or total', 'total')
     .action(async (options: KeysCreateOptions) => {
       await withKeys(async (keys, _migrations, users) => {
         const owner = await users.findByEmail(options.user);
@@ -109,6 +114,11 @@ export async function runCli(argv: readonly string[], output: (line: string) => 
           ipAllowlist: splitList(options.ipAllowlist) ?? null,
           allowedModels: allowedModels && allowedModels.length > 0 ? allowedModels : null,
           expiresAt,
+          rpmLimit: optionalNumber(options.rpm),
+          tpmLimit: optionalNumber(options.tpm),
+          concurrencyLimit: optionalNumber(options.concurrency),
+          budgetMicros: optionalNumber(options.budgetMicros),
+          budgetPeriod: options.budgetPeriod,
         });
         output(`created key ${key.id} (${key.name})`);
         output(`secret (shown once, store it now): ${secret}`);
@@ -205,6 +215,16 @@ interface KeysCreateOptions {
   team?: string;
   scopes?: string;
   ipAllowlist?: string;
+  rpm?: string;
+  tpm?: string;
+  concurrency?: string;
+  budgetMicros?: string;
+  budgetPeriod: string;
+}
+
+/** A number option as given (the key settings say what is wrong with it), or null when it was left out. */
+function optionalNumber(text: string | undefined): number | null {
+  return text === undefined ? null : Number(text);
 }
 
 function splitList(text: string | undefined): string[] | undefined {

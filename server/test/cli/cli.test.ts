@@ -134,6 +134,32 @@ describe('aihub CLI in-process', () => {
     expect(key).toMatchObject({ id, allowedModels: null, expiresAt: null, revokedAt: null });
   });
 
+  it('creates a key with its own rate, concurrency and budget limits', async () => {
+    await seedAdmin();
+    const { secret } = await createKey(
+      ...[
+        '--rpm',
+        '600',
+        '--tpm',
+        '20000',
+        '--concurrency',
+        '4',
+        '--budget-micros',
+        '5000000',
+        '--budget-period',
+        'day',
+      ],
+    );
+    const lookup = await withDatabase((handle) => new KeyService(new KeyRepository(handle.db)).lookup(secret));
+    expect(lookup.status === 'valid' && lookup.principal.limits).toEqual({
+      rpmLimit: 600,
+      tpmLimit: 20_000,
+      concurrencyLimit: 4,
+      budgetMicros: 5_000_000,
+      budgetPeriod: 'day',
+    });
+  });
+
   it('lists keys without ever printing a secret', async () => {
     await seedAdmin();
     const { id, secret } = await createKey('--models', 'gpt-test');
@@ -222,6 +248,9 @@ describe('aihub CLI in-process', () => {
     ['a team outside the organization', ['--team', 'team-nowhere'], 'no team team-nowhere'],
     ['an unknown scope', ['--scopes', 'chat,admin'], 'unknown scope "admin"'],
     ['an invalid address', ['--ip-allowlist', '10.0.0.0/33'], '"10.0.0.0/33" is not an IP address or CIDR range'],
+    ['a negative rate limit', ['--rpm', '-5'], 'rpm_limit'],
+    ['a rate limit that is no number', ['--tpm', 'lots'], 'tpm_limit'],
+    ['an unknown budget period', ['--budget-micros', '5', '--budget-period', 'year'], 'budget_period'],
   ])('exits 1 naming the problem for %s and creates no key', async (_description, extra, message) => {
     await seedAdmin();
     const result = await run('keys', 'create', '--name', 'bad', ...extra);
