@@ -187,6 +187,31 @@ describe('FallbackTrafficStore', () => {
     expect(outages).toHaveLength(2);
   });
 
+  it('takes only a probe as a sign of recovery, not a call answered late from before the outage', async () => {
+    const { store, primary, outages, recoveries } = setUp();
+    let answer: () => void = () => {};
+    const late = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    const slowRead = primary.readBudget.bind(primary);
+    let reads = 0;
+    primary.readBudget = async (key, now) => {
+      reads += 1;
+      if (reads === 1) await late;
+      return slowRead(key, now);
+    };
+    const sentBefore = store.readBudget('budget', start);
+    primary.up = false;
+    await store.readBudget('budget', start);
+    expect(outages).toHaveLength(1);
+    primary.up = true;
+    answer();
+    // Answered by the primary, yet sent before the outage: it does not end it.
+    expect(await sentBefore).toBeUndefined();
+    expect(store.inFallback).toBe(true);
+    expect(recoveries()).toBe(0);
+  });
+
   it('does not let a listener that throws fail a request', async () => {
     const primary = new SwitchableStore();
     primary.up = false;

@@ -188,6 +188,16 @@ export function describeTrafficStoreContract(name: string, create: () => Promise
         ]);
       });
 
+      it('counts an admission stamped ahead of the clock in the newest bucket', async () => {
+        admitted(await admit(start, { windows: [tokens(100, 10)] }));
+        await store.correct([{ key: 'tpm', windowMs: minute, admittedAt: start + 5_000, delta: 5 }], start);
+        expect(await admit(start, { windows: [tokens(100, 86)] })).toMatchObject({
+          outcome: 'refused',
+          retryAfterMs: 60_000,
+        });
+        admitted(await admit(start + minute, { windows: [tokens(100, 100)] }));
+      });
+
       it('ignores an admission whose bucket has left the window, and a window the store does not hold', async () => {
         admitted(await admit(start, { windows: [tokens(100, 50)] }));
         await store.correct(
