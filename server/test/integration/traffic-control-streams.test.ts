@@ -108,7 +108,7 @@ describe('traffic control and client disconnects', () => {
     }
     // The gateway notices the cut at its next write, then meters what was delivered (counting it with the tokenizer).
     let records = await usageOfKey(testApp, key.id);
-    for (const deadline = Date.now() + 5000; records.length === 0 && Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 5000; records.length === 0 && Date.now() < deadline;) {
       await sleep(50);
       records = await usageOfKey(testApp, key.id);
     }
