@@ -39,8 +39,12 @@ export async function createTraffic(
       import('../gateway/traffic/redis-traffic-store.ts'),
       import('../gateway/traffic/fallback-traffic-store.ts'),
     ]);
+    const primary = new RedisTrafficStore({ url: redisUrl });
+    // Requests made before Redis answers would be counted locally; a Redis that does not answer soon is an outage,
+    // which the fallback reports on the first request.
+    await primary.ready(2000).catch(() => {});
     store = new FallbackTrafficStore({
-      primary: new RedisTrafficStore({ url: redisUrl }),
+      primary,
       instanceCount: () => liveInstances,
       ...(now ? { now } : {}),
       onFallback: (error) =>
@@ -64,6 +68,12 @@ export async function createTraffic(
     heartbeat.unref();
   } else {
     store = new MemoryTrafficStore();
+    if (config.databaseUrl !== undefined) {
+      log.warn(
+        'limits and budgets are counted by each instance on its own: with more than one instance, set REDIS_URL ' +
+          'so that they hold across all of them',
+      );
+    }
   }
 
   const control = new TrafficControl({
