@@ -305,6 +305,27 @@ describe.each(testEngines)('limits, budgets and budget alerts API on %s', (engin
     await testApp.instance.services.traffic.control.poll();
   });
 
+  it('removes the rules of a deleted team and of a removed member with them', async () => {
+    const team = await as(owner, 'POST', '/teams', { name: 'Short-lived' });
+    const shortTeamId = team.json<{ id: string }>().id;
+    const leaver = await createSignedInUser(testApp);
+    await addMember(testApp, orgId, leaver, 'member');
+    const teamLimit = await as(owner, 'POST', '/limits', { subject: { type: 'team', id: shortTeamId }, rpm_limit: 1 });
+    const userBudget = await as(owner, 'POST', '/budgets', {
+      subject: { type: 'user', id: leaver.userId },
+      amount_micros: 1,
+      period: 'total',
+    });
+    expect(teamLimit.statusCode, teamLimit.body).toBe(201);
+    expect(userBudget.statusCode, userBudget.body).toBe(201);
+    const epoch = await readEpoch();
+    expect((await as(owner, 'DELETE', `/teams/${shortTeamId}`)).statusCode).toBe(204);
+    expect((await as(owner, 'GET', `/limits/${teamLimit.json<Rule>().id}`)).statusCode).toBe(404);
+    expect((await as(owner, 'DELETE', `/members/${leaver.userId}`)).statusCode).toBe(204);
+    expect((await as(owner, 'GET', `/budgets/${userBudget.json<Rule>().id}`)).statusCode).toBe(404);
+    expect(await readEpoch()).toBe(epoch + 2);
+  });
+
   it("takes a key's concurrency limit and budget period, refusing bad ones by field, and moves the keys epoch", async () => {
     const created = await as(owner, 'POST', '/keys', {
       name: 'limited',

@@ -54,6 +54,19 @@ async function seedOrganization(db: Database, id: string, deletedAt: number | nu
             values (${`model_${id}`}, ${id}, 'own-model', 'chat', '[]', ${created}, ${created})`.execute(db);
   await sql`insert into model_deployments (pk, model_pk, position, provider_id, upstream_model)
             values (${`dep_${id}`}, ${`model_${id}`}, 0, 'own', 'upstream')`.execute(db);
+  // Its traffic control: a limit, a budget and an alert that budget raised.
+  await sql`insert into traffic_limits (id, org_id, subject_type, subject_id, model, rpm_limit, created_at, updated_at)
+            values (${`limit_${id}`}, ${id}, 'organization', ${id}, '', 10, ${created}, ${created})`.execute(db);
+  await sql`insert into budgets (id, org_id, subject_type, subject_id, amount_micros, period, alert_thresholds,
+              created_at, updated_at)
+            values (${`budget_${id}`}, ${id}, 'organization', ${id}, 100, 'day', '[50]', ${created}, ${created})`.execute(
+    db,
+  );
+  await sql`insert into budget_alerts (id, org_id, budget_ref, subject_type, subject_id, period_start, threshold,
+              amount_micros, spent_micros, created_at)
+            values (${`alert_${id}`}, ${id}, ${`budget_${id}`}, 'organization', ${id}, 0, 50, 100, 60, ${created})`.execute(
+    db,
+  );
 }
 
 async function countRows(db: Database, table: string, column: string, value: string): Promise<number> {
@@ -100,6 +113,9 @@ describe.each(testEngines)('purge of deleted organizations (%s)', (engine) => {
       teams: 1,
       models: 1,
       providers: 1,
+      traffic_limits: 1,
+      budgets: 1,
+      budget_alerts: 1,
       organizations: 1,
     });
     for (const gone of ['expired', 'exactly']) {
@@ -115,6 +131,9 @@ describe.each(testEngines)('purge of deleted organizations (%s)', (engine) => {
         teams: 0,
         models: 0,
         providers: 0,
+        traffic_limits: 0,
+        budgets: 0,
+        budget_alerts: 0,
       });
     }
     const untouched = {
@@ -128,6 +147,9 @@ describe.each(testEngines)('purge of deleted organizations (%s)', (engine) => {
       teams: 1,
       models: 1,
       providers: 1,
+      traffic_limits: 1,
+      budgets: 1,
+      budget_alerts: 1,
     };
     expect(await rowsOf(db, 'recent')).toEqual(untouched);
     expect(await rowsOf(db, 'live')).toEqual(untouched);
@@ -213,7 +235,7 @@ describe('aihub purge', () => {
     const lines: string[] = [];
     expect(await runCli(['node', 'aihub', 'purge'], (line) => lines.push(line))).toBe(0);
     expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(/^purged organization old \(Org old\), deleted \S+: 9 rows$/);
+    expect(lines[0]).toMatch(/^purged organization old \(Org old\), deleted \S+: 12 rows$/);
     expect(lines[1]).toBe('purged 1 organization');
 
     lines.length = 0;

@@ -2,6 +2,7 @@ import type { Database } from '../../db/database.ts';
 import type { OrgRole } from '../../db/schema.ts';
 import { AppError } from '../../errors/app-error.ts';
 import { recordAuditEvent } from '../audit/index.ts';
+import { deleteTrafficRulesWithin } from '../traffic/index.ts';
 import type { KeyService } from '../keys/index.ts';
 import type { ListWindow } from '../shared/index.ts';
 import type { Authorizer, OrgScope } from './authorizer.ts';
@@ -76,6 +77,8 @@ export class MemberService {
       this.#authorizer.authorizeRoleChange(scope, { targetUserId: userId, from: member.role });
       if (!(await members.remove(scope, userId, member.role))) throw memberChangedConcurrently();
       const revoked = await this.#keys.revokeWithin(transaction, scope, { userId });
+      // Their limits and budgets would only wait for someone of the same id to join again.
+      await deleteTrafficRulesWithin(transaction, scope, { type: 'user', id: userId });
       await recordAuditEvent(
         transaction,
         {

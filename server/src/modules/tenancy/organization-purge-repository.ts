@@ -21,6 +21,9 @@ export const organizationOwnedTables = [
   // Their credentials and deployments go with them (deleted by foreign key).
   'models',
   'providers',
+  'traffic_limits',
+  'budgets',
+  'budget_alerts',
 ] as const;
 
 /**

@@ -3,6 +3,7 @@ import type { Database } from '../../db/database.ts';
 import { AppError } from '../../errors/app-error.ts';
 import { conflictOnDuplicate } from '../../db/unique-violation.ts';
 import { recordAuditEvent } from '../audit/index.ts';
+import { deleteTrafficRulesWithin } from '../traffic/index.ts';
 import type { KeyService } from '../keys/index.ts';
 import type { Actor, Authorizer, OrgScope } from './authorizer.ts';
 import type { ListWindow } from '../shared/index.ts';
@@ -229,6 +230,7 @@ export class OrganizationService {
       // Compare-and-set on the role: a member made owner a moment ago may not slip out and leave no owner.
       if (!(await members.remove(scope, scope.actor.userId, membership.role))) throw memberChangedConcurrently();
       const revoked = await this.#keys.revokeWithin(transaction, scope, { userId: scope.actor.userId });
+      await deleteTrafficRulesWithin(transaction, scope, { type: 'user', id: scope.actor.userId });
       await recordAuditEvent(
         transaction,
         {

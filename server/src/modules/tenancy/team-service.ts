@@ -4,6 +4,7 @@ import type { Database } from '../../db/database.ts';
 import type { DatabaseSchema, TeamRole } from '../../db/schema.ts';
 import { AppError } from '../../errors/app-error.ts';
 import { recordAuditEvent } from '../audit/index.ts';
+import { deleteTrafficRulesWithin } from '../traffic/index.ts';
 import type { KeyService } from '../keys/index.ts';
 import { conflictOnDuplicate } from '../../db/unique-violation.ts';
 import type { Authorizer, OrgScope } from './authorizer.ts';
@@ -89,6 +90,7 @@ export class TeamService {
       const memberCount = await teams.countMembers(scope, teamId);
       await teams.delete(scope, teamId);
       const revoked = await this.#keys.revokeWithin(transaction, scope, { teamId });
+      await deleteTrafficRulesWithin(transaction, scope, { type: 'team', id: teamId });
       await this.#audit(
         transaction,
         scope,
