@@ -1,23 +1,31 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BudgetAlert } from '../../src/modules/traffic/index.ts';
 import { defaultTestConfigFile, startTestApp, type TestApp } from '../support/test-app.ts';
 import { testEngines } from '../support/test-database.ts';
 import {
   callGateway,
   chat,
+  createBudgetRule,
   createOrgKey,
   createTenant,
   errorOf,
   getKey,
-  ownerScope,
+  manage,
   patchKey,
   pollTraffic,
   sleep,
   sumCost,
-  trafficRules,
   usageOfKey,
+  type BudgetRuleView,
   type Tenant,
 } from './traffic-control-support.ts';
+
+interface AlertView {
+  readonly budget_ref: string;
+  readonly subject: { readonly type: string; readonly id: string };
+  readonly threshold: number;
+  readonly amount_micros: number;
+  readonly spent_micros: number;
+}
 
 interface KeyBudgetView {
   readonly budget_micros: number | null;
@@ -109,36 +117,38 @@ describe.each(testEngines)('budgets (%s)', (engine) => {
     expect(settled.budget_spent_micros).toBe(sumCost(after));
   });
 
-  it('an organization budget lowered below its spend refuses at once, and admits again when raised', async () => {
+  it('an organization budget lowered below its spend through the API refuses at once, and admits again when raised', async () => {
     const own = await createTenant(testApp);
     const first = await createOrgKey(testApp, own);
     const second = await createOrgKey(testApp, own);
-    const rules = trafficRules(testApp);
-    const budget = await rules.createBudget(ownerScope(own), {
+    const budget = await createBudgetRule(testApp, own, {
       subject: { type: 'organization', id: own.orgId },
-      amountMicros: 1_000_000,
+      amount_micros: 1_000_000,
       period: 'day',
     });
-    await pollTraffic(testApp.instance);
+    expect(budget.spent_micros).toBe(0);
     expect((await chat(testApp.instance, first.secret)).statusCode).toBe(200);
     expect((await chat(testApp.instance, second.secret)).statusCode).toBe(200);
     const spent = sumCost([...(await usageOfKey(testApp, first.id)), ...(await usageOfKey(testApp, second.id))]);
-    const status = await eventually(
-      () => testApp.instance.services.traffic.control.ruleBudgetStatus(budget),
-      (figures) => figures.spent === spent && figures.reserved === 0,
-    );
-    expect(status.spent).toBe(spent);
-    expect(status.reserved).toBe(0);
+    expect(spent).toBeGreaterThan(0);
+    const readBudget = async (): Promise<BudgetRuleView> =>
+      (await manage(testApp, own, 'GET', `/budgets/${budget.id}`)).json<BudgetRuleView>();
+    const status = await eventually(readBudget, (view) => view.spent_micros === spent && view.reserved_micros === 0);
+    expect(status.spent_micros).toBe(spent);
+    expect(status.reserved_micros).toBe(0);
+    expect(status.remaining_micros).toBe(1_000_000 - spent);
 
-    const lowered = await rules.updateBudget(ownerScope(own), budget.id, { amountMicros: spent - 1 });
-    expect(lowered.amountMicros).toBe(spent - 1);
+    const lowered = await manage(testApp, own, 'PATCH', `/budgets/${budget.id}`, { amount_micros: spent - 1 });
+    expect(lowered.statusCode).toBe(200);
+    expect(lowered.json<BudgetRuleView>()).toMatchObject({ amount_micros: spent - 1, remaining_micros: 0 });
     await pollTraffic(testApp.instance);
     const refused = await chat(testApp.instance, second.secret);
     expect(refused.statusCode).toBe(429);
     expect(errorOf(refused).code).toBe('budget_exceeded');
-    expect(errorOf(refused).message).toContain('the organization');
+    expect(errorOf(refused).message).toContain('budget of the organization exhausted');
 
-    await rules.updateBudget(ownerScope(own), budget.id, { amountMicros: 1_000_000 });
+    const raised = await manage(testApp, own, 'PATCH', `/budgets/${budget.id}`, { amount_micros: 1_000_000 });
+    expect(raised.statusCode).toBe(200);
     await pollTraffic(testApp.instance);
     expect((await chat(testApp.instance, first.secret)).statusCode).toBe(200);
   });
@@ -187,17 +197,14 @@ describe('budget alerts', () => {
   it('raises exactly one alert per threshold crossed, and none again in the same period', async () => {
     const tenant = await createTenant(testApp);
     const key = await createOrgKey(testApp, tenant);
-    const rules = trafficRules(testApp);
-    const scope = ownerScope(tenant);
-    const budget = await rules.createBudget(scope, {
+    const budget = await createBudgetRule(testApp, tenant, {
       subject: { type: 'organization', id: tenant.orgId },
-      amountMicros: 4000,
+      amount_micros: 4000,
       period: 'month',
-      alertThresholds: [50, 100],
+      alert_thresholds: [50, 100],
     });
-    await pollTraffic(testApp.instance);
-    const listAlerts = async (): Promise<BudgetAlert[]> =>
-      rules.listAlerts(scope, {}, { sort: { field: 'created_at', direction: 'asc' }, limit: 100, after: undefined });
+    const listAlerts = async (): Promise<AlertView[]> =>
+      (await manage(testApp, tenant, 'GET', '/budget-alerts?sort=created_at')).json<{ data: AlertView[] }>().data;
     const flat = { model: 'flat-test' };
 
     expect((await chat(testApp.instance, key.secret, flat)).statusCode).toBe(200);
@@ -206,19 +213,23 @@ describe('budget alerts', () => {
     expect((await chat(testApp.instance, key.secret, flat)).statusCode).toBe(200);
     const atHalf = await eventually(listAlerts, (alerts) => alerts.length >= 1);
     expect(atHalf.map((alert) => alert.threshold)).toEqual([50]);
-    expect(atHalf[0]).toMatchObject({ subjectType: 'organization', subjectId: tenant.orgId, amountMicros: 4000 });
-    expect(atHalf[0]?.spentMicros).toBe(2000);
+    expect(atHalf[0]).toMatchObject({
+      subject: { type: 'organization', id: tenant.orgId },
+      amount_micros: 4000,
+      spent_micros: 2000,
+    });
 
     expect((await chat(testApp.instance, key.secret, flat)).statusCode).toBe(200);
     expect((await chat(testApp.instance, key.secret, flat)).statusCode).toBe(200);
     const atFull = await eventually(listAlerts, (alerts) => alerts.length >= 2);
     expect(atFull.map((alert) => alert.threshold)).toEqual([50, 100]);
-    expect(atFull[1]?.spentMicros).toBe(4000);
+    expect(atFull[1]?.spent_micros).toBe(4000);
     const refused = await chat(testApp.instance, key.secret, flat);
     expect(errorOf(refused).code).toBe('budget_exceeded');
 
     // More room in the same period: spend crosses both marks of the larger amount, but each threshold was raised.
-    await rules.updateBudget(scope, budget.id, { amountMicros: 8000 });
+    const raised = await manage(testApp, tenant, 'PATCH', `/budgets/${budget.id}`, { amount_micros: 8000 });
+    expect(raised.statusCode).toBe(200);
     await pollTraffic(testApp.instance);
     for (let index = 0; index < 4; index += 1) {
       expect((await chat(testApp.instance, key.secret, flat)).statusCode).toBe(200);
@@ -226,7 +237,33 @@ describe('budget alerts', () => {
     await sleep(200);
     const final = await listAlerts();
     expect(final.map((alert) => alert.threshold)).toEqual([50, 100]);
-    const status = await testApp.instance.services.traffic.control.ruleBudgetStatus({ ...budget, amountMicros: 8000 });
-    expect(status.spent).toBe(8000);
+    const status = (await manage(testApp, tenant, 'GET', `/budgets/${budget.id}`)).json<BudgetRuleView>();
+    expect(status.spent_micros).toBe(8000);
+  });
+
+  // BUG: alerts name their budget by traffic control's internal state prefix, not as the API documents it.
+  // gateway/traffic/traffic-control.ts (#raiseAlerts, `budgetRef: hold.holder.ref`) stores `r:<rule id>` for a budget
+  // rule and `k:<key id>` for a key's own budget, while BudgetAlert.budgetRef (modules/traffic/traffic-types.ts) and
+  // the API's budget_ref ("The budget's id, or key:<id> for a key's own budget") promise `<rule id>` and
+  // `key:<key id>`, so a client cannot match an alert to GET /budgets/{id}. Fix: give BudgetHold its own budgetRef
+  // (`rule.id`, `key:${principal.keyId}`) and store that. Note the dedupe key (budget_ref, period, threshold) changes
+  // with it, which is fine as long as it stays stable.
+  it.fails("names the budget of each alert as the API documents: the rule's id, or key:<id>", async () => {
+    const tenant = await createTenant(testApp);
+    const key = await createOrgKey(testApp, tenant, { budget_micros: 2000 });
+    const budget = await createBudgetRule(testApp, tenant, {
+      subject: { type: 'organization', id: tenant.orgId },
+      amount_micros: 2000,
+      period: 'month',
+      alert_thresholds: [50],
+    });
+    // One request spends 1,000 of 2,000 on both budgets: each crosses 50 %.
+    expect((await chat(testApp.instance, key.secret, { model: 'flat-test' })).statusCode).toBe(200);
+    const alerts = await eventually(
+      async () => (await manage(testApp, tenant, 'GET', '/budget-alerts')).json<{ data: AlertView[] }>().data,
+      (list) => list.length >= 2,
+    );
+    const refs = alerts.map((alert) => alert.budget_ref).sort();
+    expect(refs).toEqual([budget.id, `key:${key.id}`].sort());
   });
 });

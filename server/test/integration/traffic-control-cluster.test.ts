@@ -3,16 +3,7 @@ import type { Config } from '../../src/config/config.ts';
 import type { AppInstance } from '../../src/http/create-app.ts';
 import { startSecondInstance } from '../support/second-instance.ts';
 import { startTestApp, type TestApp } from '../support/test-app.ts';
-import {
-  chat,
-  createOrgKey,
-  createTenant,
-  errorOf,
-  ownerScope,
-  patchKey,
-  sleep,
-  trafficRules,
-} from './traffic-control-support.ts';
+import { chat, createOrgKey, createTenant, errorOf, manage, patchKey, sleep } from './traffic-control-support.ts';
 
 /**
  * Sends requests to `instance` back to back (20 ms apart) until one is refused or `timeoutMs` passes; resolves with
@@ -66,10 +57,12 @@ describe('limits changed under load reach every instance', () => {
     // The other instance caches the organization's policy (no rules yet) from its first request on.
     const traffic = steadyTraffic(other, key.secret, 4000);
     await sleep(300);
-    await trafficRules(testApp).createLimit(ownerScope(tenant), {
+    // Through the first instance's API, with no poll forced anywhere: the other one learns of it by its own poll.
+    const created = await manage(testApp, tenant, 'POST', '/limits', {
       subject: { type: 'organization', id: tenant.orgId },
-      rpmLimit: 1,
+      rpm_limit: 1,
     });
+    expect(created.statusCode).toBe(201);
     const changedAt = Date.now();
     const refusedAt = await traffic;
     expect(refusedAt).toBeDefined();

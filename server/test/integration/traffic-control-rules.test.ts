@@ -4,13 +4,11 @@ import { startTestApp, type TestApp } from '../support/test-app.ts';
 import {
   callGateway,
   chat,
+  createLimitRule,
   createOrgKey,
   createTenant,
   errorOf,
-  ownerScope,
-  pollTraffic,
   sleep,
-  trafficRules,
   type Tenant,
 } from './traffic-control-support.ts';
 
@@ -36,12 +34,9 @@ describe('traffic control rules', () => {
     return response.json<{ id: string }>().id;
   }
 
-  async function addLimit(
-    tenant: Tenant,
-    input: Parameters<ReturnType<typeof trafficRules>['createLimit']>[1],
-  ): Promise<void> {
-    await trafficRules(testApp).createLimit(ownerScope(tenant), input);
-    await pollTraffic(testApp.instance);
+  /** A limit rule created through the management API (the same instance polls at once). */
+  async function addLimit(tenant: Tenant, body: Record<string, unknown>): Promise<void> {
+    await createLimitRule(testApp, tenant, body);
   }
 
   describe('token windows', () => {
@@ -89,7 +84,7 @@ describe('traffic control rules', () => {
       const first = await createOrgKey(testApp, tenant);
       const second = await createOrgKey(testApp, tenant);
       const outsider = await createOrgKey(testApp, other);
-      await addLimit(tenant, { subject: { type: 'organization', id: tenant.orgId }, rpmLimit: 2 });
+      await addLimit(tenant, { subject: { type: 'organization', id: tenant.orgId }, rpm_limit: 2 });
       expect((await chat(testApp.instance, first.secret)).statusCode).toBe(200);
       const shared = await chat(testApp.instance, second.secret);
       expect(shared.statusCode).toBe(200);
@@ -111,7 +106,7 @@ describe('traffic control rules', () => {
       const teamId = await createTeam(tenant);
       const teamKey = await createOrgKey(testApp, tenant, { team_id: teamId });
       const plainKey = await createOrgKey(testApp, tenant);
-      await addLimit(tenant, { subject: { type: 'team', id: teamId }, rpmLimit: 1 });
+      await addLimit(tenant, { subject: { type: 'team', id: teamId }, rpm_limit: 1 });
       expect((await chat(testApp.instance, teamKey.secret)).statusCode).toBe(200);
       const refused = await chat(testApp.instance, teamKey.secret);
       expect(refused.statusCode).toBe(429);
@@ -130,7 +125,7 @@ describe('traffic control rules', () => {
       // The same user's key in an organization of their own.
       const elsewhere = { owner: member, orgId: await createOrganization(testApp, member, 'Elsewhere') };
       const memberElsewhereKey = await createOrgKey(testApp, elsewhere);
-      await addLimit(tenant, { subject: { type: 'user', id: member.userId }, rpmLimit: 1 });
+      await addLimit(tenant, { subject: { type: 'user', id: member.userId }, rpm_limit: 1 });
       expect((await chat(testApp.instance, memberKey.secret)).statusCode).toBe(200);
       const refused = await chat(testApp.instance, memberKey.secret);
       expect(refused.statusCode).toBe(429);
@@ -144,7 +139,7 @@ describe('traffic control rules', () => {
     it('a per-model rule applies to that model by name or alias, and not to other models', async () => {
       const tenant = await createTenant(testApp);
       const key = await createOrgKey(testApp, tenant);
-      await addLimit(tenant, { subject: { type: 'organization', id: tenant.orgId }, model: 'gpt-test', rpmLimit: 2 });
+      await addLimit(tenant, { subject: { type: 'organization', id: tenant.orgId }, model: 'gpt-test', rpm_limit: 2 });
       expect((await chat(testApp.instance, key.secret, { model: 'test' })).statusCode).toBe(200);
       expect((await chat(testApp.instance, key.secret, { model: 'gpt-test' })).statusCode).toBe(200);
       const refused = await chat(testApp.instance, key.secret, { model: 'test' });
@@ -163,7 +158,7 @@ describe('traffic control rules', () => {
     it('a per-model rule written with an alias applies to requests naming the model', async () => {
       const tenant = await createTenant(testApp);
       const key = await createOrgKey(testApp, tenant);
-      await addLimit(tenant, { subject: { type: 'organization', id: tenant.orgId }, model: 'test', rpmLimit: 1 });
+      await addLimit(tenant, { subject: { type: 'organization', id: tenant.orgId }, model: 'test', rpm_limit: 1 });
       expect((await chat(testApp.instance, key.secret, { model: 'gpt-test' })).statusCode).toBe(200);
       expect((await chat(testApp.instance, key.secret, { model: 'gpt-test' })).statusCode).toBe(429);
       const embedding = await callGateway(testApp.instance, key.secret, {

@@ -63,6 +63,57 @@ export function getKey(testApp: TestApp, tenant: Tenant, keyId: string): Promise
   });
 }
 
+/** A management API call in the tenant's organization as its owner; `path` follows `/organizations/{org_id}`. */
+export function manage(
+  testApp: TestApp,
+  tenant: Tenant,
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+  path: string,
+  body?: unknown,
+  instance: AppInstance = testApp.instance,
+): Promise<LightMyRequestResponse> {
+  return instance.app.inject({
+    method,
+    url: `/api/v1/organizations/${tenant.orgId}${path}`,
+    headers: body === undefined ? { authorization: tenant.owner.headers.authorization ?? '' } : tenant.owner.headers,
+    ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
+  });
+}
+
+/** Creates a limit rule through the API and makes the instances drop their cached rules at once. */
+export async function createLimitRule(
+  testApp: TestApp,
+  tenant: Tenant,
+  body: Record<string, unknown>,
+  ...instances: AppInstance[]
+): Promise<{ id: string }> {
+  const response = await manage(testApp, tenant, 'POST', '/limits', body);
+  if (response.statusCode !== 201) throw new Error(`limit creation failed: ${response.statusCode} ${response.body}`);
+  await pollTraffic(testApp.instance, ...instances);
+  return response.json<{ id: string }>();
+}
+
+/** A budget rule as the API shows it, with its live figures. */
+export interface BudgetRuleView {
+  readonly id: string;
+  readonly amount_micros: number;
+  readonly spent_micros: number;
+  readonly reserved_micros: number;
+  readonly remaining_micros: number;
+  readonly resets_at: number | null;
+}
+
+export async function createBudgetRule(
+  testApp: TestApp,
+  tenant: Tenant,
+  body: Record<string, unknown>,
+): Promise<BudgetRuleView> {
+  const response = await manage(testApp, tenant, 'POST', '/budgets', body);
+  if (response.statusCode !== 201) throw new Error(`budget creation failed: ${response.statusCode} ${response.body}`);
+  await pollTraffic(testApp.instance);
+  return response.json<BudgetRuleView>();
+}
+
 /**
  * The traffic rules' service on the test database, for creating limits and budgets as the organization's owner (the
  * management routes go through the same methods).
