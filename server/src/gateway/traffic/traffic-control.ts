@@ -138,6 +138,8 @@ export class TrafficControl {
   #epoch: number | undefined;
   readonly #live = new Set<LiveAdmission>();
   readonly #prices = new WeakMap<CatalogModel, WorstCasePrices>();
+  /** The current period per kind and zone: working it out takes calendar arithmetic in the zone, a hit one Map read. */
+  readonly #periods = new Map<string, PeriodBounds>();
   #pollTimer: NodeJS.Timeout | undefined;
   #renewTimer: NodeJS.Timeout | undefined;
 
@@ -278,14 +280,14 @@ export class TrafficControl {
 
   /** A budget rule's live figures now (its spend read from the usage records when the store holds none yet). */
   async ruleBudgetStatus(rule: BudgetRule): Promise<BudgetFigures> {
-    const period = periodBounds(rule.period, (await this.#policyFor(rule.orgId)).timeZone, this.#now());
+    const period = this.#periodOf(rule.period, (await this.#policyFor(rule.orgId)).timeZone, this.#now());
     return this.#budgetFigures(ruleBudgetKey(rule.id, rule.period, period), ownerOf(rule), period);
   }
 
   /** The same for a key's own budget. */
   async keyBudgetStatus(keyId: string, orgId: string | null, budgetPeriod: BudgetPeriod): Promise<BudgetFigures> {
     const timeZone = orgId === null ? 'UTC' : (await this.#policyFor(orgId)).timeZone;
-    const period = periodBounds(budgetPeriod, timeZone, this.#now());
+    const period = this.#periodOf(budgetPeriod, timeZone, this.#now());
     return this.#budgetFigures(keyBudgetKey(keyId, budgetPeriod, period), { type: 'key', keyId }, period);
   }
 
@@ -326,6 +328,15 @@ export class TrafficControl {
         );
       }
     });
+  }
+
+  #periodOf(period: BudgetPeriod, timeZone: string, now: number): PeriodBounds {
+    const cacheKey = `${period} ${timeZone}`;
+    const cached = this.#periods.get(cacheKey);
+    if (cached && cached.start <= now && (cached.end === null || now < cached.end)) return cached;
+    const bounds = periodBounds(period, timeZone, now);
+    this.#periods.set(cacheKey, bounds);
+    return bounds;
   }
 
   async #seed(budgets: readonly BudgetHold[]): Promise<void> {
@@ -373,7 +384,7 @@ export class TrafficControl {
     let reservation: number | undefined;
     const reserve = (): number => (reservation ??= demand.metered ? this.#worstCaseCost(demand, table, model) : 0);
     if (limits.budgetMicros !== null) {
-      const bounds = periodBounds(limits.budgetPeriod, timeZone, now);
+      const bounds = this.#periodOf(limits.budgetPeriod, timeZone, now);
       plan.budgets.push({
         check: {
           key: keyBudgetKey(principal.keyId, limits.budgetPeriod, bounds),
@@ -399,7 +410,7 @@ export class TrafficControl {
     }
     for (const rule of policy.budgets) {
       if (!appliesTo(rule.subject, principal)) continue;
-      const bounds = periodBounds(rule.period, timeZone, now);
+      const bounds = this.#periodOf(rule.period, timeZone, now);
       plan.budgets.push({
         check: {
           key: ruleBudgetKey(rule.id, rule.period, bounds),
