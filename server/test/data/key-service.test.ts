@@ -69,7 +69,15 @@ describe.each(testEngines)('KeyService and KeyRepository on %s', (engine) => {
   });
 
   it('looks up a valid key as its principal and an unknown one as unknown', async () => {
-    const { key, secret } = await keys.create({ name: 'app', userId, allowedModels: ['gpt-test'] });
+    const { key, secret } = await keys.create({
+      name: 'app',
+      userId,
+      allowedModels: ['gpt-test'],
+      rpmLimit: 60,
+      concurrencyLimit: 3,
+      budgetMicros: 5_000,
+      budgetPeriod: 'week',
+    });
 
     const lookup = await keys.lookup(secret);
     expect(lookup.status).toBe('valid');
@@ -83,6 +91,7 @@ describe.each(testEngines)('KeyService and KeyRepository on %s', (engine) => {
       scopes: new Set(['chat', 'embeddings', 'models']),
       ipAllowlist: null,
       expiresAt: null,
+      limits: { rpmLimit: 60, tpmLimit: null, concurrencyLimit: 3, budgetMicros: 5_000, budgetPeriod: 'week' },
     });
     expect(await keys.lookup(`${secret}x`)).toEqual({ status: 'unknown' });
     expect(await keys.lookup('')).toEqual({ status: 'unknown' });
