@@ -9,7 +9,10 @@ import {
   createTenant,
   errorOf,
   type GatewayCall,
+  sleep,
+  sumCost,
   type Tenant,
+  usageOfKey,
 } from './traffic-control-support.ts';
 
 /**
@@ -181,14 +184,21 @@ describe.each(testEngines)('traffic control on the wire (%s)', (engine) => {
       expect(first.statusCode).toBe(200);
       const remaining = Number(first.headers['x-ratelimit-remaining-tokens']);
       expect(remaining).toBeLessThanOrEqual(1000 - 400);
-      // Settled to the real usage afterwards, the window still holds what the embeddings used.
-      await testApp.instance.services.gateway.journal.flush();
-      const status = await testApp.instance.app.inject({
-        method: 'GET',
-        url: `/api/v1/organizations/${tenant.orgId}/keys/${key.id}`,
-        headers: tenant.owner.headers,
-      });
-      expect(status.json<{ budget_spent_micros: number }>().budget_spent_micros).toBeGreaterThan(0);
+      // The key's budget spent exactly what the usage record charged for it.
+      const records = await usageOfKey(testApp, key.id);
+      expect(records.map((record) => record.endpoint)).toEqual(['embeddings']);
+      const charged = sumCost(records);
+      expect(charged).toBeGreaterThan(0);
+      let spent: number | null = null;
+      for (const deadline = Date.now() + 1000; spent !== charged && Date.now() < deadline; await sleep(20)) {
+        const view = await testApp.instance.app.inject({
+          method: 'GET',
+          url: `/api/v1/organizations/${tenant.orgId}/keys/${key.id}`,
+          headers: tenant.owner.headers,
+        });
+        spent = view.json<{ budget_spent_micros: number | null }>().budget_spent_micros;
+      }
+      expect(spent).toBe(charged);
       const second = await callGateway(testApp.instance, key.secret, embed);
       expect(Number(second.headers['x-ratelimit-remaining-tokens'])).toBeLessThan(remaining);
     });
