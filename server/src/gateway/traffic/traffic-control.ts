@@ -140,6 +140,8 @@ export class TrafficControl {
   readonly #prices = new WeakMap<CatalogModel, WorstCasePrices>();
   /** The current period per kind and zone: working it out takes calendar arithmetic in the zone, a hit one Map read. */
   readonly #periods = new Map<string, PeriodBounds>();
+  readonly #keyTemplates = new WeakMap<KeyPrincipal, LimitTemplate>();
+  readonly #ruleTemplates = new WeakMap<LimitRule, LimitTemplate>();
   #pollTimer: NodeJS.Timeout | undefined;
   #renewTimer: NodeJS.Timeout | undefined;
 
@@ -194,7 +196,13 @@ export class TrafficControl {
     table: ModelCatalog,
     model: CatalogModel | undefined,
   ): Promise<Admission> {
-    const policy = principal.orgId === null ? undefined : await this.#policyFor(principal.orgId);
+    const orgId = principal.orgId;
+    const policy = orgId === null ? undefined : (this.#policies.get(orgId) ?? (await this.#policyFor(orgId)));
+    const { rpmLimit, tpmLimit, concurrencyLimit, budgetMicros } = principal.limits;
+    const keyUnlimited = rpmLimit === null && tpmLimit === null && concurrencyLimit === null && budgetMicros === null;
+    if (keyUnlimited && (!policy || (policy.limits.length === 0 && policy.budgets.length === 0))) {
+      return unlimitedAdmission;
+    }
     const now = this.#now();
     const plan = this.#plan(principal, policy, demand, table, model, now);
     if (plan.windows.length === 0 && plan.slots.length === 0 && plan.budgets.length === 0) return unlimitedAdmission;
@@ -330,6 +338,33 @@ export class TrafficControl {
     });
   }
 
+  /** A key's limits with their state keys, built once per principal (the key cache replaces it on any change). */
+  #keyTemplate(principal: KeyPrincipal): LimitTemplate {
+    let template = this.#keyTemplates.get(principal);
+    if (!template) {
+      const { rpmLimit, tpmLimit, concurrencyLimit } = principal.limits;
+      template = limitTemplate(
+        { ref: `k:${principal.keyId}`, label: 'this API key' },
+        rpmLimit,
+        tpmLimit,
+        concurrencyLimit,
+      );
+      this.#keyTemplates.set(principal, template);
+    }
+    return template;
+  }
+
+  /** The same per rule (rules are replaced whole when they change). */
+  #ruleTemplate(rule: LimitRule): LimitTemplate {
+    let template = this.#ruleTemplates.get(rule);
+    if (!template) {
+      const holder = { ref: `r:${rule.id}`, label: labelOf(rule.subject, rule.model) };
+      template = limitTemplate(holder, rule.rpmLimit, rule.tpmLimit, rule.concurrencyLimit);
+      this.#ruleTemplates.set(rule, template);
+    }
+    return template;
+  }
+
   #periodOf(period: BudgetPeriod, timeZone: string, now: number): PeriodBounds {
     const cacheKey = `${period} ${timeZone}`;
     const cached = this.#periods.get(cacheKey);
@@ -378,8 +413,9 @@ export class TrafficControl {
     const plan: Plan = { windows: [], slots: [], budgets: [] };
     const tokens = demand.metered ? demand.promptTokens + (demand.maxOutputTokens ?? this.#config.defaultMaxTokens) : 0;
     const limits = principal.limits;
-    const keyHolder: Holder = { ref: `k:${principal.keyId}`, label: 'this API key' };
-    addLimits(plan, keyHolder, limits.rpmLimit, limits.tpmLimit, limits.concurrencyLimit, tokens);
+    const keyLimits = this.#keyTemplate(principal);
+    addLimits(plan, keyLimits, tokens);
+    const keyHolder = keyLimits.holder;
     const timeZone = policy?.timeZone ?? 'UTC';
     let reservation: number | undefined;
     const reserve = (): number => (reservation ??= demand.metered ? this.#worstCaseCost(demand, table, model) : 0);
@@ -405,8 +441,7 @@ export class TrafficControl {
     if (!policy) return plan;
     for (const rule of policy.limits) {
       if (!appliesTo(rule.subject, principal) || !modelMatches(rule, demand.model, model)) continue;
-      const holder: Holder = { ref: `r:${rule.id}`, label: labelOf(rule.subject, rule.model) };
-      addLimits(plan, holder, rule.rpmLimit, rule.tpmLimit, rule.concurrencyLimit, tokens);
+      addLimits(plan, this.#ruleTemplate(rule), tokens);
     }
     for (const rule of policy.budgets) {
       if (!appliesTo(rule.subject, principal)) continue;
@@ -511,29 +546,44 @@ function worstCasePrices(model: CatalogModel, table: ModelCatalog): WorstCasePri
   return { input, output, perRequest };
 }
 
-function addLimits(
-  plan: Plan,
+/** A holder's rate and concurrency limits with the state keys they count under. */
+interface LimitTemplate {
+  readonly holder: Holder;
+  readonly rpm: number | null;
+  readonly tpm: number | null;
+  readonly concurrency: number | null;
+  readonly rpmKey: string;
+  readonly tpmKey: string;
+  readonly concurrencyKey: string;
+}
+
+function limitTemplate(
   holder: Holder,
   rpm: number | null,
   tpm: number | null,
   concurrency: number | null,
-  tokens: number,
-): void {
+): LimitTemplate {
+  const { ref } = holder;
+  return { holder, rpm, tpm, concurrency, rpmKey: `${ref}:rpm`, tpmKey: `${ref}:tpm`, concurrencyKey: `${ref}:conc` };
+}
+
+function addLimits(plan: Plan, template: LimitTemplate, tokens: number): void {
+  const { holder, rpm, tpm, concurrency } = template;
   if (rpm !== null) {
     plan.windows.push({
-      check: { key: `${holder.ref}:rpm`, limit: rpm, amount: 1, windowMs: minuteMs },
+      check: { key: template.rpmKey, limit: rpm, amount: 1, windowMs: minuteMs },
       holder,
       unit: 'requests',
     });
   }
   if (tpm !== null && tokens > 0) {
     plan.windows.push({
-      check: { key: `${holder.ref}:tpm`, limit: tpm, amount: tokens, windowMs: minuteMs },
+      check: { key: template.tpmKey, limit: tpm, amount: tokens, windowMs: minuteMs },
       holder,
       unit: 'tokens',
     });
   }
-  if (concurrency !== null) plan.slots.push({ check: { key: `${holder.ref}:conc`, limit: concurrency }, holder });
+  if (concurrency !== null) plan.slots.push({ check: { key: template.concurrencyKey, limit: concurrency }, holder });
 }
 
 function appliesTo(subject: TrafficSubject, principal: KeyPrincipal): boolean {
