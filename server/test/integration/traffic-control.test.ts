@@ -8,6 +8,8 @@ import {
   createOrgKey,
   createTenant,
   errorOf,
+  manage,
+  pollTraffic,
   type GatewayCall,
   sleep,
   sumCost,
@@ -153,6 +155,21 @@ describe.each(testEngines)('traffic control on the wire (%s)', (engine) => {
       expect(error.message).toContain(midnight.toISOString());
       expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     });
+  });
+
+  it("resets a day budget at midnight in the organization's time zone, as the refusal says", async () => {
+    const inTokyo = await createTenant(testApp);
+    const settings = await manage(testApp, inTokyo, 'PATCH', '/settings', { time_zone: 'Asia/Tokyo' });
+    expect(settings.statusCode).toBe(200);
+    await pollTraffic(testApp.instance);
+    const key = await createOrgKey(testApp, inTokyo, { budget_micros: 0, budget_period: 'day' });
+    const refused = await chat(testApp.instance, key.secret);
+    expect(errorOf(refused).code).toBe('budget_exceeded');
+    // Tokyo is UTC+9 all year: its midnight is 15:00 UTC.
+    const reset = new Date();
+    if (reset.getUTCHours() >= 15) reset.setUTCDate(reset.getUTCDate() + 1);
+    reset.setUTCHours(15, 0, 0, 0);
+    expect(errorOf(refused).message).toContain(`it resets at ${reset.toISOString()}`);
   });
 
   describe('every gateway path counts', () => {
