@@ -91,14 +91,7 @@ describe('traffic control and client disconnects', () => {
     }
   });
 
-  // BUG: a dropped stream's cost never reaches its budget. traffic-hook.ts releases the admission on the response's
-  // 'close' event, which fires the moment the client goes away, so LiveAdmission.release() settles with cost 0 and no
-  // tokens; the request meter writes the `client_disconnected` usage record (with a cost) only afterwards, and its
-  // admission.recordUsage() call is ignored because the admission is already released. The budget's live spend then
-  // stays below the usage records for the rest of the period (nothing reseeds it), so budgets can be overrun by
-  // clients that disconnect. Fix: settle the budget part after the meter has finished (e.g. release() on 'close'
-  // frees the slots at once but keeps the reservation until recordUsage() arrives or a short grace timer fires).
-  it.fails('settles the spend of a stream its client dropped: live spend equals the usage records', async () => {
+  it('settles the spend of a stream its client dropped: live spend equals the usage records', async () => {
     const key = await createOrgKey(testApp, tenant, { concurrency_limit: 1, budget_micros: 1_000_000 });
     testApp.upstream.setOptions({ chunkDelayMs: 100 });
     try {

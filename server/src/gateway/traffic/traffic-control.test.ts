@@ -254,15 +254,36 @@ describe('TrafficControl', () => {
     await expect(admit(key, demand({ model: 'dear' }))).resolves.toBeDefined();
   });
 
-  it('blocks at once when spend already reached the budget, even for requests that cost nothing', async () => {
-    const { refusal, spendFromRecords } = harness();
+  it('blocks at once when spend already reached the budget, even for a model without prices', async () => {
+    const { refusal, admit, spendFromRecords } = harness();
     spendFromRecords.set(JSON.stringify({ type: 'key', keyId: 'key_1' }), 500);
     const key = principal({ budgetMicros: 400, budgetPeriod: 'day' });
-    const error = await refusal(key, demand({ metered: false, promptTokens: 0, maxOutputTokens: 0 }));
+    const error = await refusal(key, demand({ model: 'unknown-model' }));
     expect(error.code).toBe('budget_exceeded');
     expect(error.message).toContain('per day');
     expect(error.message).toContain('2026-12-02T00:00:00.000Z');
     expect(error.retryAfterSeconds).toBe(12 * 3600);
+    // What costs nothing upstream (token counting, listings) is not held to budgets.
+    await expect(admit(key, demand({ metered: false, promptTokens: 0, maxOutputTokens: 0 }))).resolves.toBeDefined();
+  });
+
+  it('settles a request whose client left only once its meter has told the cost, freeing its slots at once', async () => {
+    const { admit, refusal, control } = harness();
+    const key = principal({ budgetMicros: 10_000, concurrencyLimit: 1 });
+    const dropped = await admit(key);
+    dropped.release();
+    await settled();
+    // The slot is free, the reservation (10 × 1 + 5 × 2) still held until the cost is known.
+    const next = await admit(key);
+    expect(await control.keyBudgetStatus('key_1', 'org_1', 'total')).toMatchObject({ spent: 0, reserved: 40 });
+    expect((await refusal(key)).message).toContain('1 requests at once');
+    dropped.recordUsage(13, 6);
+    await settled();
+    expect(await control.keyBudgetStatus('key_1', 'org_1', 'total')).toMatchObject({ spent: 13, reserved: 20 });
+    next.recordUsage(7, 3);
+    next.release();
+    await settled();
+    expect(await control.keyBudgetStatus('key_1', 'org_1', 'total')).toMatchObject({ spent: 20, reserved: 0 });
   });
 
   it('reserves the configured default when a request names no output bound', async () => {
@@ -320,7 +341,7 @@ describe('TrafficControl', () => {
     expect(raised).toEqual([]);
     await spend(200);
     expect(raised.map((alert) => alert.threshold)).toEqual([50]);
-    expect(raised[0]).toMatchObject({ budgetRef: 'r:budget_1', subjectType: 'organization', spentMicros: 600 });
+    expect(raised[0]).toMatchObject({ budgetRef: 'budget_1', subjectType: 'organization', spentMicros: 600 });
     await spend(100);
     await spend(300);
     expect(raised.map((alert) => alert.threshold)).toEqual([50, 100]);

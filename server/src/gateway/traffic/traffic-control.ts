@@ -78,6 +78,8 @@ interface Holder {
 interface BudgetHold {
   readonly check: BudgetCheck;
   readonly holder: Holder;
+  /** How alerts and the API name the budget: the rule's id, or `key:<key id>` for a key's own budget. */
+  readonly budgetRef: string;
   readonly owner: SpendOwner;
   readonly orgId: string | null;
   readonly subjectType: NewBudgetAlert['subjectType'];
@@ -226,7 +228,8 @@ export class TrafficControl {
       });
     }
     if (result.outcome === 'refused') throw refusal(plan, result, demand, now);
-    const admission = new LiveAdmission(this, ticket, plan, now, headersFor(plan.windows, result.windows));
+    const headers = headersFor(plan.windows, result.windows);
+    const admission = new LiveAdmission(this, ticket, plan, now, headers, demand.metered, this.#config.leaseMs);
     if (plan.slots.length > 0 || plan.budgets.length > 0) this.#live.add(admission);
     return admission;
   }
@@ -253,7 +256,11 @@ export class TrafficControl {
   }
 
   /** Settles an admission: frees its slots, replaces reservations with the true cost, corrects token windows. */
-  async settle(admission: LiveAdmission, cost: number, tokens: number | undefined): Promise<void> {
+  /**
+   * Settles an admission: replaces its reservations with the true cost, corrects its token windows and frees its
+   * slots (unless `freeSlots` did already).
+   */
+  async settle(admission: LiveAdmission, cost: number, tokens: number | undefined, slotsHeld: boolean): Promise<void> {
     this.#live.delete(admission);
     const { plan, ticket } = admission;
     const now = this.#now();
@@ -269,18 +276,29 @@ export class TrafficControl {
         });
       }
     }
+    const slotKeys = slotsHeld ? admission.slotKeys : [];
     try {
       const [spent] = await Promise.all([
-        plan.slots.length > 0 || plan.budgets.length > 0
+        slotKeys.length > 0 || plan.budgets.length > 0
           ? this.#store.settle(
               ticket,
-              admission.slotKeys,
+              slotKeys,
               plan.budgets.map((hold) => ({ key: hold.check.key, cost })),
             )
           : Promise.resolve([]),
         corrections.length > 0 ? this.#store.correct(corrections, now) : Promise.resolve(),
       ]);
       if (cost > 0) this.#raiseAlerts(plan.budgets, spent, cost);
+    } catch (error) {
+      this.#onBackgroundError(error, 'settle');
+    }
+  }
+
+  /** Frees an admission's slots before it is settled (its client went away while it was still being metered). */
+  async freeSlots(admission: LiveAdmission): Promise<void> {
+    if (admission.slotKeys.length === 0) return;
+    try {
+      await this.#store.settle(admission.ticket, admission.slotKeys, []);
     } catch (error) {
       this.#onBackgroundError(error, 'settle');
     }
@@ -320,7 +338,7 @@ export class TrafficControl {
         if (spent - cost >= mark || spent < mark) continue;
         const alert: NewBudgetAlert = {
           orgId: hold.orgId,
-          budgetRef: hold.holder.ref,
+          budgetRef: hold.budgetRef,
           subjectType: hold.subjectType,
           subjectId: hold.subjectId,
           periodStart: hold.period.start,
@@ -419,7 +437,8 @@ export class TrafficControl {
     const timeZone = policy?.timeZone ?? 'UTC';
     let reservation: number | undefined;
     const reserve = (): number => (reservation ??= demand.metered ? this.#worstCaseCost(demand, table, model) : 0);
-    if (limits.budgetMicros !== null) {
+    // Requests that cost nothing upstream (token counting, listings) are not held to budgets.
+    if (limits.budgetMicros !== null && demand.metered) {
       const bounds = this.#periodOf(limits.budgetPeriod, timeZone, now);
       plan.budgets.push({
         check: {
@@ -429,6 +448,7 @@ export class TrafficControl {
           periodEndsAt: bounds.end,
         },
         holder: keyHolder,
+        budgetRef: `key:${principal.keyId}`,
         owner: { type: 'key', keyId: principal.keyId },
         orgId: principal.orgId,
         subjectType: 'key',
@@ -444,7 +464,7 @@ export class TrafficControl {
       addLimits(plan, this.#ruleTemplate(rule), tokens);
     }
     for (const rule of policy.budgets) {
-      if (!appliesTo(rule.subject, principal)) continue;
+      if (!demand.metered || !appliesTo(rule.subject, principal)) continue;
       const bounds = this.#periodOf(rule.period, timeZone, now);
       plan.budgets.push({
         check: {
@@ -454,6 +474,7 @@ export class TrafficControl {
           periodEndsAt: bounds.end,
         },
         holder: { ref: `r:${rule.id}`, label: labelOf(rule.subject, null) },
+        budgetRef: rule.id,
         owner: ownerOf(rule),
         orgId: rule.orgId,
         subjectType: rule.subject.type,
@@ -485,7 +506,12 @@ export class TrafficControl {
   }
 }
 
-/** An admitted request with something to settle. */
+/**
+ * An admitted request with something to settle. It settles once both its response has ended and, for a metered
+ * request, its meter has told the true cost. A client that goes away ends the response before the meter has finished
+ * (the partial usage is counted first): its slots are freed at once and its budgets settled when the cost arrives, or
+ * with no cost after `settleGraceMs` should it never come.
+ */
 class LiveAdmission implements Admission {
   readonly #control: TrafficControl;
   readonly ticket: string;
@@ -493,12 +519,26 @@ class LiveAdmission implements Admission {
   readonly admittedAt: number;
   readonly headers: RateLimitHeaders;
   readonly slotKeys: readonly string[];
+  readonly #metered: boolean;
+  readonly #settleGraceMs: number;
   renewedAt: number;
   #cost = 0;
   #tokens: number | undefined;
-  #released = false;
+  #recorded = false;
+  #responseEnded = false;
+  #slotsFreed = false;
+  #settled = false;
+  #grace: NodeJS.Timeout | undefined;
 
-  constructor(control: TrafficControl, ticket: string, plan: Plan, admittedAt: number, headers: RateLimitHeaders) {
+  constructor(
+    control: TrafficControl,
+    ticket: string,
+    plan: Plan,
+    admittedAt: number,
+    headers: RateLimitHeaders,
+    metered: boolean,
+    settleGraceMs: number,
+  ) {
     this.#control = control;
     this.ticket = ticket;
     this.plan = plan;
@@ -506,17 +546,36 @@ class LiveAdmission implements Admission {
     this.renewedAt = admittedAt;
     this.headers = headers;
     this.slotKeys = plan.slots.map((hold) => hold.check.key);
+    this.#metered = metered;
+    this.#settleGraceMs = settleGraceMs;
   }
 
   recordUsage(cost: number, tokens: number): void {
+    if (this.#recorded || this.#settled) return;
+    this.#recorded = true;
     this.#cost = cost;
     this.#tokens = tokens;
+    if (this.#responseEnded) this.#settle();
   }
 
   release(): void {
-    if (this.#released) return;
-    this.#released = true;
-    void this.#control.settle(this, this.#cost, this.#tokens);
+    if (this.#responseEnded) return;
+    this.#responseEnded = true;
+    if (this.#recorded || !this.#metered) {
+      this.#settle();
+      return;
+    }
+    this.#slotsFreed = true;
+    void this.#control.freeSlots(this);
+    this.#grace = setTimeout(() => this.#settle(), this.#settleGraceMs);
+    this.#grace.unref();
+  }
+
+  #settle(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    clearTimeout(this.#grace);
+    void this.#control.settle(this, this.#cost, this.#tokens, !this.#slotsFreed);
   }
 }
 
