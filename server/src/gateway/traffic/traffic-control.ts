@@ -278,17 +278,19 @@ export class TrafficControl {
     }
     const slotKeys = slotsHeld ? admission.slotKeys : [];
     try {
-      const [spent] = await Promise.all([
+      const settling =
         slotKeys.length > 0 || plan.budgets.length > 0
           ? this.#store.settle(
               ticket,
               slotKeys,
               plan.budgets.map((hold) => ({ key: hold.check.key, cost })),
             )
-          : Promise.resolve([]),
-        corrections.length > 0 ? this.#store.correct(corrections, now) : Promise.resolve(),
-      ]);
-      if (cost > 0) this.#raiseAlerts(plan.budgets, spent, cost);
+          : undefined;
+      const [spent] =
+        corrections.length > 0
+          ? await Promise.all([settling, this.#store.correct(corrections, now)])
+          : [await settling];
+      if (cost > 0 && spent !== undefined) this.#raiseAlerts(plan.budgets, spent, cost);
     } catch (error) {
       this.#onBackgroundError(error, 'settle');
     }

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { RegistryHolder } from '../registry-holder.ts';
 import { demandReaderFor } from './demand.ts';
-import type { Admission, RateLimitHeaders, TrafficControl } from './traffic-control.ts';
+import { unlimitedAdmission, type Admission, type RateLimitHeaders, type TrafficControl } from './traffic-control.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -30,11 +30,10 @@ export function registerTrafficControl(app: FastifyInstance, control: TrafficCon
     const model = demand.model === undefined ? undefined : table.resolve(demand.model, request.principal.orgId);
     const admission = await control.admit(request.principal, demand, table, model);
     request.admission = admission;
+    if (admission === unlimitedAdmission) return;
     setRateLimitHeaders(reply, admission.headers);
-    // 'finish' when the response went out whole; 'close' also when the client went away first.
-    const release = (): void => admission.release();
-    reply.raw.once('finish', release);
-    reply.raw.once('close', release);
+    // 'close' when the response went out whole, and also when the client went away first.
+    reply.raw.once('close', () => admission.release());
   });
 }
 
