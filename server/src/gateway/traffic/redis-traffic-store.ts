@@ -334,6 +334,7 @@ export class RedisTrafficStore implements TrafficStore {
     this.#prefix = options.prefix ?? 'aihub:traffic:';
     this.#client = new Redis(options.url, {
       enableOfflineQueue: false,
+      enableAutoPipelining: true,
       maxRetriesPerRequest: 0,
       commandTimeout: options.commandTimeoutMs ?? 250,
       connectTimeout: options.connectTimeoutMs ?? 2000,
