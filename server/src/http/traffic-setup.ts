@@ -31,18 +31,22 @@ export async function createTraffic(
   const instanceId = randomUUID();
   let liveInstances = 1;
   let heartbeat: NodeJS.Timeout | undefined;
-  let store: TrafficStore;
   const redisUrl = config.operations.redisUrl;
-  if (redisUrl) {
+  // Several instances can share PostgreSQL (not the embedded SQLite file): then each one counts itself alive, so that
+  // without Redis each enforces its share of every limit.
+  const clustered = redisUrl !== undefined || config.databaseUrl !== undefined;
+  let store: TrafficStore;
+  if (!clustered) {
+    store = new MemoryTrafficStore();
+  } else {
+    const { FallbackTrafficStore } = await import('../gateway/traffic/fallback-traffic-store.ts');
     // Loaded only in cluster mode: an instance on its own does not carry the Redis client.
-    const [{ RedisTrafficStore }, { FallbackTrafficStore }] = await Promise.all([
-      import('../gateway/traffic/redis-traffic-store.ts'),
-      import('../gateway/traffic/fallback-traffic-store.ts'),
-    ]);
-    const primary = new RedisTrafficStore({ url: redisUrl });
+    const primary = redisUrl
+      ? new (await import('../gateway/traffic/redis-traffic-store.ts')).RedisTrafficStore({ url: redisUrl })
+      : undefined;
     // Requests made before Redis answers would be counted locally; a Redis that does not answer soon is an outage,
     // which the fallback reports on the first request.
-    await primary.ready(2000).catch(() => {});
+    await primary?.ready(2000).catch(() => {});
     store = new FallbackTrafficStore({
       primary,
       instanceCount: () => liveInstances,
@@ -54,6 +58,9 @@ export async function createTraffic(
         ),
       onRecover: () => log.info('Redis reachable again: limits and budgets are shared across instances'),
     });
+    if (!primary) {
+      log.info('no REDIS_URL: each instance enforces its share of every limit and budget (limit ÷ live instances)');
+    }
     const beat = async (): Promise<void> => {
       try {
         const at = clock();
@@ -66,14 +73,6 @@ export async function createTraffic(
     await beat();
     heartbeat = setInterval(() => void beat(), config.traffic.heartbeatMs);
     heartbeat.unref();
-  } else {
-    store = new MemoryTrafficStore();
-    if (config.databaseUrl !== undefined) {
-      log.warn(
-        'limits and budgets are counted by each instance on its own: with more than one instance, set REDIS_URL ' +
-          'so that they hold across all of them',
-      );
-    }
   }
 
   const control = new TrafficControl({
@@ -116,7 +115,7 @@ export async function createTraffic(
     close: async () => {
       clearInterval(heartbeat);
       await control.close();
-      if (redisUrl) await service.forgetInstance(instanceId).catch(() => {});
+      if (clustered) await service.forgetInstance(instanceId).catch(() => {});
     },
   };
 }

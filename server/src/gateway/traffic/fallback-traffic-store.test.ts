@@ -66,7 +66,26 @@ describeTrafficStoreContract('FallbackTrafficStore in an outage of a single inst
   return { store, cleanup: () => store.close() };
 });
 
+// Without a shared store at all (instances on one database, no Redis), one instance is the whole: the contract holds.
+describeTrafficStoreContract('FallbackTrafficStore without a primary, as the only instance', async () => {
+  const store = new FallbackTrafficStore({ instanceCount: () => 1 });
+  return { store, cleanup: () => store.close() };
+});
+
 describe('FallbackTrafficStore', () => {
+  it('without a primary, gives each of several instances its share from the start, and reports no outage', async () => {
+    const outages: unknown[] = [];
+    const store = new FallbackTrafficStore({ instanceCount: () => 2, onFallback: (error) => outages.push(error) });
+    const window = { key: 'rpm', limit: 10, amount: 1, windowMs: 60_000 };
+    const outcomes = [];
+    for (let index = 0; index < 6; index += 1) {
+      outcomes.push((await store.admit(request(`n${index}`, { windows: [window] }))).outcome);
+    }
+    expect(outcomes).toEqual(['admitted', 'admitted', 'admitted', 'admitted', 'admitted', 'refused']);
+    expect(outages).toEqual([]);
+    await store.close();
+  });
+
   function setUp(instances = 3) {
     let clock = 0;
     const primary = new SwitchableStore();

@@ -12,8 +12,11 @@ import type {
 } from './traffic-store.ts';
 
 export interface FallbackTrafficStoreOptions {
-  /** The shared store (Redis); any call of it that rejects is answered locally instead. */
-  primary: TrafficStore;
+  /**
+   * The shared store (Redis); any call of it that rejects is answered locally instead. Without one (instances that
+   * share a database but no Redis), every call is answered locally, with each instance's share of the limits.
+   */
+  primary?: TrafficStore | undefined;
   /** The store that answers while the primary is away; a new MemoryTrafficStore by default. */
   local?: MemoryTrafficStore;
   /** Instances serving now (the live count, this one included): each takes this share of every limit meanwhile. */
@@ -51,7 +54,7 @@ export interface FallbackTrafficStoreOptions {
  * reservations there until their leases lapse (a concurrency or budget limit is briefly tighter than it should be).
  */
 export class FallbackTrafficStore implements TrafficStore {
-  readonly #primary: TrafficStore;
+  readonly #primary: TrafficStore | undefined;
   readonly #local: MemoryTrafficStore;
   readonly #instanceCount: () => number;
   readonly #retryPrimaryAfterMs: number;
@@ -81,9 +84,10 @@ export class FallbackTrafficStore implements TrafficStore {
 
   async admit(request: AdmitRequest): Promise<AdmitResult> {
     const probing = this.#inFallback;
-    if (this.#tryPrimary()) {
+    const primary = this.#primary;
+    if (primary !== undefined && this.#tryPrimary()) {
       try {
-        const result = await this.#primary.admit(request);
+        const result = await primary.admit(request);
         this.#succeeded(probing);
         return result;
       } catch (error) {
@@ -113,9 +117,10 @@ export class FallbackTrafficStore implements TrafficStore {
 
   async seedBudget(key: string, spent: number, ttlMs: number): Promise<void> {
     const probing = this.#inFallback;
-    if (this.#tryPrimary()) {
+    const primary = this.#primary;
+    if (primary !== undefined && this.#tryPrimary()) {
       try {
-        await this.#primary.seedBudget(key, spent, ttlMs);
+        await primary.seedBudget(key, spent, ttlMs);
         this.#succeeded(probing);
         return;
       } catch (error) {
@@ -134,9 +139,10 @@ export class FallbackTrafficStore implements TrafficStore {
     budgets: readonly BudgetSettlement[],
   ): Promise<readonly (number | undefined)[]> {
     const probing = this.#inFallback;
-    if (this.#tryPrimary()) {
+    const primary = this.#primary;
+    if (primary !== undefined && this.#tryPrimary()) {
       try {
-        const spent = await this.#primary.settle(ticket, slotKeys, budgets);
+        const spent = await primary.settle(ticket, slotKeys, budgets);
         this.#succeeded(probing);
         return spent;
       } catch (error) {
@@ -150,9 +156,10 @@ export class FallbackTrafficStore implements TrafficStore {
 
   async correct(corrections: readonly WindowCorrection[], now: number): Promise<void> {
     const probing = this.#inFallback;
-    if (this.#tryPrimary()) {
+    const primary = this.#primary;
+    if (primary !== undefined && this.#tryPrimary()) {
       try {
-        await this.#primary.correct(corrections, now);
+        await primary.correct(corrections, now);
         this.#succeeded(probing);
         return;
       } catch (error) {
@@ -170,9 +177,10 @@ export class FallbackTrafficStore implements TrafficStore {
     leaseMs: number,
   ): Promise<void> {
     const probing = this.#inFallback;
-    if (this.#tryPrimary()) {
+    const primary = this.#primary;
+    if (primary !== undefined && this.#tryPrimary()) {
       try {
-        await this.#primary.renew(ticket, slotKeys, budgetKeys, now, leaseMs);
+        await primary.renew(ticket, slotKeys, budgetKeys, now, leaseMs);
         this.#succeeded(probing);
         return;
       } catch (error) {
@@ -184,9 +192,10 @@ export class FallbackTrafficStore implements TrafficStore {
 
   async readBudget(key: string, now: number): Promise<BudgetState | undefined> {
     const probing = this.#inFallback;
-    if (this.#tryPrimary()) {
+    const primary = this.#primary;
+    if (primary !== undefined && this.#tryPrimary()) {
       try {
-        const state = await this.#primary.readBudget(key, now);
+        const state = await primary.readBudget(key, now);
         this.#succeeded(probing);
         return state;
       } catch (error) {
@@ -198,7 +207,7 @@ export class FallbackTrafficStore implements TrafficStore {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.#primary.close(), this.#local.close()]);
+    await Promise.all([this.#primary?.close(), this.#local.close()]);
   }
 
   /** Whether this call goes to the primary: always outside an outage, and as the one probe once the wait is over. */

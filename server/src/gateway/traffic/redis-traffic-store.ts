@@ -38,7 +38,15 @@ const keyTtlMarginMs = 1000;
  * tests drive a clock of their own, and the instances' clocks are assumed synchronized (NTP); Redis's clock only
  * expires keys, which is garbage collection.
  */
-const luaHelpers = `
+/**
+ * Numbers computed in a script reach Redis as text of Lua's choosing: a negated zero becomes `-0`, which HINCRBY
+ * refuses as not an integer. Such values are passed as plain whole-number text instead.
+ */
+const luaInteger = `
+local function int(value) return string.format('%d', value) end
+`;
+
+const luaHelpers = `${luaInteger}
 local function purgeReservations(hash, leases, now)
   local lapsed = redis.call('ZRANGEBYSCORE', leases, '-inf', now)
   if #lapsed == 0 then return end
@@ -50,7 +58,7 @@ local function purgeReservations(hash, leases, now)
     if amounts[index] then released = released + tonumber(amounts[index]) end
   end
   redis.call('HDEL', hash, unpack(fields))
-  if released ~= 0 then redis.call('HINCRBY', hash, 'reserved', -released) end
+  if released ~= 0 then redis.call('HINCRBY', hash, 'reserved', int(-released)) end
   redis.call('ZREMRANGEBYSCORE', leases, '-inf', now)
 end
 
@@ -191,7 +199,7 @@ for index = 1, budgetCount do
   local leases = KEYS[budgetKeyBase + index * 2]
   local amount = ARGV[budgetBase + index * 2]
   redis.call('HSET', hash, field, amount)
-  redis.call('HINCRBY', hash, 'reserved', tonumber(amount) - previous[index])
+  redis.call('HINCRBY', hash, 'reserved', int(tonumber(amount) - previous[index]))
   redis.call('ZADD', leases, ARGV[3], ticket)
   local ttl = redis.call('PTTL', hash)
   if ttl > 0 then redis.call('PEXPIRE', leases, ttl) end
@@ -220,7 +228,7 @@ return 1
  * KEYS: slot sets, then per budget its hash and its leases. ARGV: ticket, slot count, costs…
  * Returns per budget the spend after settling, or false where the budget is gone (it is not recreated).
  */
-const settleScript = `
+const settleScript = `${luaInteger}
 local ticket = ARGV[1]
 local slotCount = tonumber(ARGV[2])
 local budgetCount = (#KEYS - slotCount) / 2
@@ -233,7 +241,7 @@ for index = 1, budgetCount do
     local amount = redis.call('HGET', hash, field)
     if amount then
       redis.call('HDEL', hash, field)
-      redis.call('HINCRBY', hash, 'reserved', -tonumber(amount))
+      redis.call('HINCRBY', hash, 'reserved', int(-tonumber(amount)))
       redis.call('ZREM', KEYS[slotCount + index * 2], ticket)
     end
     reply[index] = redis.call('HINCRBY', hash, 'spent', ARGV[2 + index])
@@ -245,7 +253,7 @@ return reply
 `;
 
 /** KEYS: windows. ARGV: now, then per correction windowMs, admittedAt, delta. */
-const correctScript = `
+const correctScript = `${luaInteger}
 local now = tonumber(ARGV[1])
 for index = 1, #KEYS do
   local key = KEYS[index]
@@ -257,7 +265,7 @@ for index = 1, #KEYS do
     if bucket > current - 60 then
       local field = tostring(bucket)
       local corrected = tonumber(redis.call('HGET', key, field) or '0') + tonumber(ARGV[index * 3 + 1])
-      if corrected > 0 then redis.call('HSET', key, field, corrected) else redis.call('HDEL', key, field) end
+      if corrected > 0 then redis.call('HSET', key, field, int(corrected)) else redis.call('HDEL', key, field) end
     end
   end
 end

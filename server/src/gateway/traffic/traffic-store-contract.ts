@@ -310,6 +310,31 @@ export function describeTrafficStoreContract(name: string, create: () => Promise
         expect(await store.readBudget('budget', start)).toEqual({ spent: 100, reserved: 400 });
       });
 
+      it('counts amounts of 10^14 micro-USD and more exactly (a hundred million dollars)', async () => {
+        const big = 123_456_789_012_345;
+        await store.seedBudget('budget', big, day);
+        const limit = 9_000_000_000_000_000;
+        expect(admitted(await admit(start, { budgets: [budget(limit, big)] }, 'a')).budgets).toEqual([
+          { spent: big, reserved: big },
+        ]);
+        admitted(await admit(start, { budgets: [budget(limit, big)] }, 'b'));
+        expect(await store.settle('a', [], [{ key: 'budget', cost: big }])).toEqual([2 * big]);
+        expect(await store.readBudget('budget', start)).toEqual({ spent: 2 * big, reserved: big });
+        admitted(await admit(start, { windows: [tokens(limit, big)] }, 'c'));
+        await store.correct([{ key: 'tpm', windowMs: minute, admittedAt: start, delta: big }], start);
+        expect(admitted(await admit(start, { windows: [tokens(limit, 1)] }, 'd')).windows[0]?.remaining).toBe(
+          limit - 2 * big - 1,
+        );
+      });
+
+      it('settles and corrects nothing as well as something (no negative zero reaches Redis)', async () => {
+        await store.seedBudget('budget', 0, day);
+        admitted(await admit(start, { budgets: [budget(1000, 0)], windows: [tokens(100, 0)] }, 'a'));
+        expect(await store.settle('a', [], [{ key: 'budget', cost: 0 }])).toEqual([0]);
+        await store.correct([{ key: 'tpm', windowMs: minute, admittedAt: start, delta: -0 }], start);
+        expect(await store.readBudget('budget', start)).toEqual({ spent: 0, reserved: 0 });
+      });
+
       it('charges a cost above the reservation in full', async () => {
         await store.seedBudget('budget', 0, day);
         admitted(await admit(start, { budgets: [budget(1000, 100)] }, 'a'));
