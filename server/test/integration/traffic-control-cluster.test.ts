@@ -125,3 +125,36 @@ describe('traffic control while Redis is unreachable', () => {
     }
   });
 });
+
+describe('traffic control on PostgreSQL without Redis', () => {
+  let testApp: TestApp;
+  let other: AppInstance | undefined;
+
+  beforeAll(async () => {
+    testApp = await startTestApp({
+      engine: 'postgres',
+      overrides: { traffic: { heartbeatMs: 100 } } as unknown as Partial<Config>,
+    });
+    other = await startSecondInstance(testApp);
+  });
+  afterAll(async () => {
+    await other?.close();
+    await testApp.close();
+  });
+
+  it('gives each of two instances its share of a limit instead of the whole limit each', async () => {
+    const second = other as AppInstance;
+    await sleep(500);
+    expect(testApp.instance.services.traffic.instanceCount()).toBe(2);
+    const tenant = await createTenant(testApp);
+    const key = await createOrgKey(testApp, tenant, { rpm_limit: 40 });
+    let admitted = 0;
+    for (let index = 0; index < 40; index += 1) {
+      for (const instance of [testApp.instance, second]) {
+        if ((await chat(instance, key.secret)).statusCode === 200) admitted += 1;
+      }
+    }
+    // 20 each: together the limit, where counting alone each would have admitted 80.
+    expect(admitted).toBe(40);
+  });
+});
