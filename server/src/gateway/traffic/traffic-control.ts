@@ -255,7 +255,6 @@ export class TrafficControl {
     for (const result of results) if (result.status === 'rejected') this.#onBackgroundError(result.reason, 'renew');
   }
 
-  /** Settles an admission: frees its slots, replaces reservations with the true cost, corrects token windows. */
   /**
    * Settles an admission: replaces its reservations with the true cost, corrects its token windows and frees its
    * slots (unless `freeSlots` did already).
