@@ -158,7 +158,7 @@ describe('FallbackTrafficStore', () => {
   it('gives each instance its share of what remains of a budget, and reports the seeded spend plus its own', async () => {
     const { store, primary } = setUp(4);
     primary.up = false;
-    const check = { key: 'budget', limit: 1000, amount: 100, periodEndsAt: null };
+    const check = { key: 'budget', limit: 1000, amount: 100 };
     expect(await store.admit(request('a', { budgets: [check] }))).toEqual({ outcome: 'unseeded', budgetIndexes: [0] });
     await store.seedBudget('budget', 400, day);
     // Locally: limit 250, spent 100, so 150 remain here (600 / 4).

@@ -48,7 +48,7 @@ describe('RedisTrafficStore', () => {
     const admission = { ticket: 'a', now: start, leaseMs: 1_000, windows: [], slots: [] };
     const result = await store.admit({
       ...admission,
-      budgets: [{ key: 'budget', limit: 1000, amount: 5, periodEndsAt: null }],
+      budgets: [{ key: 'budget', limit: 1000, amount: 5 }],
     });
     expect(result).toEqual({ outcome: 'admitted', windows: [], budgets: [{ spent: 10, reserved: 5 }] });
     expect(await admin.pttl(`${prefix}b:budget`)).toBeGreaterThan(90_000);
@@ -66,7 +66,7 @@ describe('RedisTrafficStore', () => {
       leaseMs: 1_000,
       windows: [{ key: 'tpm', limit: 10, amount: 2.5, windowMs: 60_000 }],
       slots: [],
-      budgets: [{ key: 'budget', limit: 1000, amount: 4.2, periodEndsAt: null }],
+      budgets: [{ key: 'budget', limit: 1000, amount: 4.2 }],
     });
     expect(result).toEqual({
       outcome: 'admitted',

@@ -4,6 +4,7 @@ import { AppError } from '../../errors/app-error.ts';
 import { costMicros } from '../../lib/money.ts';
 import type { KeyPrincipal } from '../../modules/keys/index.ts';
 import {
+  defaultAlertThresholds,
   periodBounds,
   type BudgetAlert,
   type BudgetPeriod,
@@ -16,7 +17,15 @@ import {
 } from '../../modules/traffic/index.ts';
 import type { CatalogModel, ModelCatalog } from '../model-catalog.ts';
 import type { Demand } from './demand.ts';
-import type { AdmitResult, BudgetCheck, SlotCheck, TrafficStore, WindowCheck, WindowState } from './traffic-store.ts';
+import type {
+  AdmitResult,
+  BudgetCheck,
+  BudgetState,
+  SlotCheck,
+  TrafficStore,
+  WindowCheck,
+  WindowState,
+} from './traffic-store.ts';
 
 /** A threshold alert before it is stored. */
 export type NewBudgetAlert = Omit<BudgetAlert, 'id' | 'createdAt'>;
@@ -75,18 +84,26 @@ interface Holder {
   readonly label: string;
 }
 
-interface BudgetHold {
-  readonly check: BudgetCheck;
+/** A budget as admission sees it: a key's own, or a rule's. */
+interface BudgetSpec {
   readonly holder: Holder;
   /** How alerts and the API name the budget: the rule's id, or `key:<key id>` for a key's own budget. */
   readonly budgetRef: string;
+  /** Whose usage records its spend is read from. */
   readonly owner: SpendOwner;
   readonly orgId: string | null;
   readonly subjectType: NewBudgetAlert['subjectType'];
   readonly subjectId: string;
-  readonly period: PeriodBounds;
-  readonly periodKind: BudgetPeriod;
+  readonly amountMicros: number;
+  readonly period: BudgetPeriod;
   readonly thresholds: readonly number[];
+}
+
+interface BudgetHold {
+  readonly check: BudgetCheck;
+  readonly spec: BudgetSpec;
+  /** The period the request is counted in. */
+  readonly bounds: PeriodBounds;
 }
 
 interface WindowHold {
@@ -109,8 +126,6 @@ interface Plan {
 const minuteMs = 60_000;
 /** Each admission tries again at most this often after seeding budgets (another seeding can race it once). */
 const maxSeedRounds = 3;
-
-const keyAlertThresholds: readonly number[] = [50, 80, 100];
 
 /** Admissions without any limit share this: nothing to settle. */
 export const unlimitedAdmission: Admission = { headers: {}, recordUsage: () => {}, release: () => {} };
@@ -144,6 +159,7 @@ export class TrafficControl {
   readonly #periods = new Map<string, PeriodBounds>();
   readonly #keyTemplates = new WeakMap<KeyPrincipal, LimitTemplate>();
   readonly #ruleTemplates = new WeakMap<LimitRule, LimitTemplate>();
+  readonly #ruleBudgets = new WeakMap<BudgetRule, BudgetSpec>();
   #pollTimer: NodeJS.Timeout | undefined;
   #renewTimer: NodeJS.Timeout | undefined;
 
@@ -307,26 +323,28 @@ export class TrafficControl {
 
   /** A budget rule's live figures now (its spend read from the usage records when the store holds none yet). */
   async ruleBudgetStatus(rule: BudgetRule): Promise<BudgetFigures> {
-    const period = this.#periodOf(rule.period, (await this.#policyFor(rule.orgId)).timeZone, this.#now());
-    return this.#budgetFigures(ruleBudgetKey(rule.id, rule.period, period), ownerOf(rule), period);
+    return this.#budgetFigures(this.#ruleBudget(rule), (await this.#policyFor(rule.orgId)).timeZone);
   }
 
   /** The same for a key's own budget. */
   async keyBudgetStatus(keyId: string, orgId: string | null, budgetPeriod: BudgetPeriod): Promise<BudgetFigures> {
     const timeZone = orgId === null ? 'UTC' : (await this.#policyFor(orgId)).timeZone;
-    const period = this.#periodOf(budgetPeriod, timeZone, this.#now());
-    return this.#budgetFigures(keyBudgetKey(keyId, budgetPeriod, period), { type: 'key', keyId }, period);
+    return this.#budgetFigures(keyBudget(keyId, orgId, 0, budgetPeriod), timeZone);
   }
 
-  async #budgetFigures(key: string, owner: SpendOwner, period: PeriodBounds): Promise<BudgetFigures> {
+  async #budgetFigures(spec: BudgetSpec, timeZone: string): Promise<BudgetFigures> {
     const now = this.#now();
-    let state = await this.#store.readBudget(key, now);
-    if (!state) {
-      const spent = await this.#source.sumSpend(owner, period.start);
-      await this.#store.seedBudget(key, spent, ttlFor(period, now));
-      state = (await this.#store.readBudget(key, now)) ?? { spent, reserved: 0 };
-    }
+    const period = this.#periodOf(spec.period, timeZone, now);
+    const key = budgetStateKey(spec, period);
+    const state = (await this.#store.readBudget(key, now)) ?? (await this.#seedBudget(key, spec, period, now));
     return { ...state, period };
+  }
+
+  /** Reads a budget's spend in its period from the usage records and gives it to the store (the first seeder wins). */
+  async #seedBudget(key: string, spec: BudgetSpec, period: PeriodBounds, now: number): Promise<BudgetState> {
+    const spent = await this.#source.sumSpend(spec.owner, period.start);
+    await this.#store.seedBudget(key, spent, ttlFor(period, now));
+    return (await this.#store.readBudget(key, now)) ?? { spent, reserved: 0 };
   }
 
   #raiseAlerts(budgets: readonly BudgetHold[], spentAfter: readonly (number | undefined)[], cost: number): void {
@@ -334,15 +352,16 @@ export class TrafficControl {
       const spent = spentAfter[index];
       if (spent === undefined) return;
       const limit = hold.check.limit;
-      for (const threshold of hold.thresholds) {
+      const { spec } = hold;
+      for (const threshold of spec.thresholds) {
         const mark = (limit * threshold) / 100;
         if (spent - cost >= mark || spent < mark) continue;
         const alert: NewBudgetAlert = {
-          orgId: hold.orgId,
-          budgetRef: hold.budgetRef,
-          subjectType: hold.subjectType,
-          subjectId: hold.subjectId,
-          periodStart: hold.period.start,
+          orgId: spec.orgId,
+          budgetRef: spec.budgetRef,
+          subjectType: spec.subjectType,
+          subjectId: spec.subjectId,
+          periodStart: hold.bounds.start,
           threshold,
           amountMicros: limit,
           spentMicros: spent,
@@ -395,12 +414,27 @@ export class TrafficControl {
 
   async #seed(budgets: readonly BudgetHold[]): Promise<void> {
     const now = this.#now();
-    await Promise.all(
-      budgets.map(async (hold) => {
-        const spent = await this.#source.sumSpend(hold.owner, hold.period.start);
-        await this.#store.seedBudget(hold.check.key, spent, ttlFor(hold.period, now));
-      }),
-    );
+    await Promise.all(budgets.map((hold) => this.#seedBudget(hold.check.key, hold.spec, hold.bounds, now)));
+  }
+
+  /** A rule's budget as admission sees it, built once per rule (rules are replaced whole when they change). */
+  #ruleBudget(rule: BudgetRule): BudgetSpec {
+    let spec = this.#ruleBudgets.get(rule);
+    if (!spec) {
+      spec = {
+        holder: { ref: `r:${rule.id}`, label: labelOf(rule.subject, null) },
+        budgetRef: rule.id,
+        owner: ownerOf(rule),
+        orgId: rule.orgId,
+        subjectType: rule.subject.type,
+        subjectId: rule.subject.id,
+        amountMicros: rule.amountMicros,
+        period: rule.period,
+        thresholds: rule.alertThresholds,
+      };
+      this.#ruleBudgets.set(rule, spec);
+    }
+    return spec;
   }
 
   async #policyFor(orgId: string): Promise<OrgTrafficPolicy> {
@@ -431,58 +465,31 @@ export class TrafficControl {
   ): Plan {
     const plan: Plan = { windows: [], slots: [], budgets: [] };
     const tokens = demand.metered ? demand.promptTokens + (demand.maxOutputTokens ?? this.#config.defaultMaxTokens) : 0;
-    const limits = principal.limits;
-    const keyLimits = this.#keyTemplate(principal);
-    addLimits(plan, keyLimits, tokens);
-    const keyHolder = keyLimits.holder;
-    const timeZone = policy?.timeZone ?? 'UTC';
-    let reservation: number | undefined;
-    const reserve = (): number => (reservation ??= demand.metered ? this.#worstCaseCost(demand, table, model) : 0);
+    addLimits(plan, this.#keyTemplate(principal), tokens);
+    if (policy) {
+      for (const rule of policy.limits) {
+        if (appliesTo(rule.subject, principal) && modelMatches(rule, demand.model, model)) {
+          addLimits(plan, this.#ruleTemplate(rule), tokens);
+        }
+      }
+    }
     // Requests that cost nothing upstream (token counting, listings) are not held to budgets.
-    if (limits.budgetMicros !== null && demand.metered) {
-      const bounds = this.#periodOf(limits.budgetPeriod, timeZone, now);
-      plan.budgets.push({
-        check: {
-          key: keyBudgetKey(principal.keyId, limits.budgetPeriod, bounds),
-          limit: limits.budgetMicros,
-          amount: reserve(),
-          periodEndsAt: bounds.end,
-        },
-        holder: keyHolder,
-        budgetRef: `key:${principal.keyId}`,
-        owner: { type: 'key', keyId: principal.keyId },
-        orgId: principal.orgId,
-        subjectType: 'key',
-        subjectId: principal.keyId,
-        period: bounds,
-        periodKind: limits.budgetPeriod,
-        thresholds: keyAlertThresholds,
-      });
+    if (!demand.metered) return plan;
+    const { budgetMicros, budgetPeriod } = principal.limits;
+    const budgets: BudgetSpec[] = [];
+    if (budgetMicros !== null) budgets.push(keyBudget(principal.keyId, principal.orgId, budgetMicros, budgetPeriod));
+    for (const rule of policy?.budgets ?? []) {
+      if (appliesTo(rule.subject, principal)) budgets.push(this.#ruleBudget(rule));
     }
-    if (!policy) return plan;
-    for (const rule of policy.limits) {
-      if (!appliesTo(rule.subject, principal) || !modelMatches(rule, demand.model, model)) continue;
-      addLimits(plan, this.#ruleTemplate(rule), tokens);
-    }
-    for (const rule of policy.budgets) {
-      if (!demand.metered || !appliesTo(rule.subject, principal)) continue;
-      const bounds = this.#periodOf(rule.period, timeZone, now);
+    if (budgets.length === 0) return plan;
+    const amount = this.#worstCaseCost(demand, table, model);
+    const timeZone = policy?.timeZone ?? 'UTC';
+    for (const spec of budgets) {
+      const bounds = this.#periodOf(spec.period, timeZone, now);
       plan.budgets.push({
-        check: {
-          key: ruleBudgetKey(rule.id, rule.period, bounds),
-          limit: rule.amountMicros,
-          amount: reserve(),
-          periodEndsAt: bounds.end,
-        },
-        holder: { ref: `r:${rule.id}`, label: labelOf(rule.subject, null) },
-        budgetRef: rule.id,
-        owner: ownerOf(rule),
-        orgId: rule.orgId,
-        subjectType: rule.subject.type,
-        subjectId: rule.subject.id,
-        period: bounds,
-        periodKind: rule.period,
-        thresholds: rule.alertThresholds,
+        check: { key: budgetStateKey(spec, bounds), limit: spec.amountMicros, amount },
+        spec,
+        bounds,
       });
     }
     return plan;
@@ -669,13 +676,24 @@ function labelOf(subject: TrafficSubject, model: string | null): string {
   return model === null ? owner : `${owner} (model ${model})`;
 }
 
-/** State keys of budgets name their period, so a new period (or a changed period kind) starts from its own spend. */
-function keyBudgetKey(keyId: string, period: BudgetPeriod, bounds: PeriodBounds): string {
-  return `k:${keyId}:${period}:b:${bounds.start}`;
+/** A key's own budget as admission sees it. */
+function keyBudget(keyId: string, orgId: string | null, amountMicros: number, period: BudgetPeriod): BudgetSpec {
+  return {
+    holder: { ref: `k:${keyId}`, label: 'this API key' },
+    budgetRef: `key:${keyId}`,
+    owner: { type: 'key', keyId },
+    orgId,
+    subjectType: 'key',
+    subjectId: keyId,
+    amountMicros,
+    period,
+    thresholds: defaultAlertThresholds,
+  };
 }
 
-function ruleBudgetKey(ruleId: string, period: BudgetPeriod, bounds: PeriodBounds): string {
-  return `r:${ruleId}:${period}:b:${bounds.start}`;
+/** State keys of budgets name their period, so a new period (or a changed period kind) starts from its own spend. */
+function budgetStateKey(spec: BudgetSpec, bounds: PeriodBounds): string {
+  return `${spec.holder.ref}:${spec.period}:b:${bounds.start}`;
 }
 
 function ownerOf(rule: BudgetRule): SpendOwner {
@@ -730,12 +748,13 @@ function refusal(
     }
     case 'budget': {
       const hold = plan.budgets[result.index] as BudgetHold;
-      const resets = hold.period.end === null ? '' : `; it resets at ${new Date(hold.period.end).toISOString()}`;
+      const { spec, bounds } = hold;
+      const resets = bounds.end === null ? '' : `; it resets at ${new Date(bounds.end).toISOString()}`;
       const needs = demand.metered ? ` (this request reserves up to ${hold.check.amount} micro-USD)` : '';
       return new AppError(
         'budget_exceeded',
-        `budget of ${hold.holder.label} exhausted: ${hold.check.limit} micro-USD ${periodNames[hold.periodKind]}${needs}${resets}`,
-        hold.period.end === null ? {} : { retryAfterSeconds: Math.max(1, Math.ceil((hold.period.end - now) / 1000)) },
+        `budget of ${spec.holder.label} exhausted: ${hold.check.limit} micro-USD ${periodNames[spec.period]}${needs}${resets}`,
+        bounds.end === null ? {} : { retryAfterSeconds: Math.max(1, Math.ceil((bounds.end - now) / 1000)) },
       );
     }
   }

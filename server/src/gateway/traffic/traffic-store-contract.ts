@@ -57,7 +57,7 @@ export function describeTrafficStoreContract(name: string, create: () => Promise
     }
 
     function budget(limit: number, amount: number, key = 'budget'): BudgetCheck {
-      return { key, limit, amount, periodEndsAt: start + day };
+      return { key, limit, amount };
     }
 
     function admitted(result: AdmitResult): Extract<AdmitResult, { outcome: 'admitted' }> {

@@ -34,11 +34,6 @@ export interface BudgetCheck {
   readonly limit: number;
   /** The worst-case cost reserved for this request, in micro-USD. */
   readonly amount: number;
-  /**
-   * When the budget's period ends (epoch ms), or null for a budget without periods. The stores keep a budget's state
-   * as long as `seedBudget`'s ttlMs says (which callers derive from this); they do not read it themselves.
-   */
-  readonly periodEndsAt: number | null;
 }
 
 export interface AdmitRequest {
